@@ -1,0 +1,82 @@
+"""The one loader: a checkpoint file -> a ready classifier, rebuilt from the config it carries.
+
+The app, the CLIs and outside tools all call ``load_classifier``; nobody else constructs models from
+checkpoints. Torch is imported only for the torch models, so the NumPy MLP loads without it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from models.checkpoint import CheckpointError, load_checkpoint, sha256_of
+from models.classifiers import Classifier, NumpyDigitClassifier, PhotoClassifier, TorchDigitClassifier
+from models.numpy_mlp import MLPConfig, NumpyMLP
+
+# model_type -> display name, for models whose checkpoint gives none.
+MODEL_TYPES = {
+    "numpy_mlp": "NumPy MLP",
+    "torch_mlp": "PyTorch MLP",
+    "digit_cnn": "CNN",
+    "pet_cnn": "Cats-vs-dogs CNN",
+}
+
+
+def _config(cls: type, meta: dict[str, Any], path: Path) -> Any:
+    try:
+        return cls(**meta["config"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(f"{path}: config does not fit {cls.__name__} ({e})") from e
+
+
+def build_torch_model(model_type: str, config: Any) -> Any:
+    """A fresh (untrained) torch module for a model type and its config."""
+    if model_type == "torch_mlp":
+        from models.torch_mlp import TorchMLP
+
+        return TorchMLP(config)
+    from models.cnn import ConvNet
+
+    return ConvNet(config)
+
+
+def config_class(model_type: str) -> type:
+    if model_type in ("numpy_mlp", "torch_mlp"):
+        return MLPConfig
+    from models.cnn import CNNConfig
+
+    return CNNConfig
+
+
+def load_classifier(path: str | os.PathLike) -> Classifier:
+    """Load any checkpoint of this project and return its classifier.
+
+    Raises CheckpointError (a ValueError) naming the file when it is missing, unreadable, refused by the
+    manifest, of an unknown model type, or when its arrays do not fit the model its config describes.
+    """
+    path = Path(path)
+    tensors, meta = load_checkpoint(path)
+    model_type = meta["model_type"]
+    if model_type not in MODEL_TYPES:
+        raise CheckpointError(f"{path}: unknown model type {model_type!r} (known: {', '.join(MODEL_TYPES)})")
+    meta = {**meta, "checkpoint": {"path": str(path), "bytes": path.stat().st_size, "sha256": sha256_of(path)}}
+    name = meta.get("display_name") or MODEL_TYPES[model_type]
+    config = _config(config_class(model_type), meta, path)
+    try:
+        if model_type == "numpy_mlp":
+            model = NumpyMLP(config)
+            model.load_state_dict({k: v.astype(np.float32) for k, v in tensors.items()})
+            return NumpyDigitClassifier(name, meta["class_names"], meta, model)
+        import torch
+
+        model = build_torch_model(model_type, config)
+        model.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in tensors.items()}, strict=True)
+        model.eval()
+    except (ValueError, RuntimeError, KeyError) as e:
+        raise CheckpointError(f"{path}: weights do not fit the {model_type} described by its config ({e})") from e
+    if model_type == "pet_cnn":
+        return PhotoClassifier(name, meta["class_names"], meta, model)
+    return TorchDigitClassifier(name, meta["class_names"], meta, model, flat_input=model_type == "torch_mlp")

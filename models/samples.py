@@ -1,0 +1,28 @@
+"""The small real samples bundled with the repository (samples/), for the app and the tests.
+
+- ``samples/mnist_sample.npz``: 500 MNIST test digits (the first 50 of each class), uint8 (500, 28, 28),
+  with labels and their indices in the MNIST test set.
+- ``samples/pets/<class>.<id>.jpg``: 10 validation photos of the cats-vs-dogs set, bytes unchanged.
+Both are rebuilt by ``python -m training.make_samples``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+SAMPLES_DIR = Path(__file__).resolve().parent.parent / "samples"
+DIGIT_SAMPLE = SAMPLES_DIR / "mnist_sample.npz"
+PET_DIR = SAMPLES_DIR / "pets"
+
+
+def load_digit_sample() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(images uint8 (N, 28, 28), labels int64 (N,), MNIST test-set indices int64 (N,))."""
+    with np.load(DIGIT_SAMPLE, allow_pickle=False) as f:
+        return f["images"], f["labels"].astype(np.int64), f["indices"].astype(np.int64)
+
+
+def pet_examples() -> list[tuple[Path, str]]:
+    """[(path, class name)] of the bundled photos, sorted; the class is the file name's prefix."""
+    return [(p, p.name.split(".")[0]) for p in sorted(PET_DIR.glob("*.jpg"))]

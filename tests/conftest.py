@@ -1,0 +1,62 @@
+"""Shared fixtures: the committed checkpoints, the bundled samples, and the full datasets when present.
+
+Tests that need the full datasets skip when they are absent, except in CI (CI=true), where a missing
+dataset is a failure: CI has ../shared/data and nothing there may be skipped silently.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from models import load_classifier  # noqa: E402
+from models.classifiers import Classifier  # noqa: E402
+from models.samples import load_digit_sample  # noqa: E402
+
+CHECKPOINTS = ROOT / "checkpoints"
+DIGIT_CHECKPOINTS = {
+    "numpy_mlp": CHECKPOINTS / "numpy_mlp.safetensors",
+    "torch_mlp": CHECKPOINTS / "torch_mlp.safetensors",
+    "digit_cnn": CHECKPOINTS / "digit_cnn.safetensors",
+}
+PET_CHECKPOINT = CHECKPOINTS / "pet_cnn.safetensors"
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def require(condition: bool, reason: str) -> None:
+    """Skip locally when something optional is missing; fail in CI, where everything must be there."""
+    if not condition:
+        if IN_CI:
+            pytest.fail(f"required in CI: {reason}")
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """The folder with MNIST/ and cats_vs_dogs/ ($PLAYGROUND_DATA_DIR or ./data)."""
+    path = Path(os.environ.get("PLAYGROUND_DATA_DIR") or ROOT / "data")
+    require((path / "MNIST" / "raw").is_dir(), f"full datasets not found in {path} (set PLAYGROUND_DATA_DIR)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def digit_sample() -> tuple[np.ndarray, np.ndarray]:
+    images, labels, _ = load_digit_sample()
+    return images, labels
+
+
+@pytest.fixture(scope="session")
+def digit_classifiers() -> dict[str, Classifier]:
+    return {key: load_classifier(path) for key, path in DIGIT_CHECKPOINTS.items()}
+
+
+@pytest.fixture(scope="session")
+def pet_classifier() -> Classifier:
+    return load_classifier(PET_CHECKPOINT)

@@ -1,0 +1,1 @@
+"""Offline training and evaluation CLIs: ``python -m training.train <model>``, ``python -m training.evaluate``."""

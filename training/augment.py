@@ -1,0 +1,80 @@
+"""Training-time augmentation, batched (whole mini-batches at once; per-image Python loops are too slow).
+
+Evaluation and inference never augment: the same input always gives the same output.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def random_shift(images: np.ndarray, max_shift: int, rng: np.random.Generator) -> np.ndarray:
+    """Shift each image of (N, H, W) by its own random (dy, dx) in [-max_shift, max_shift], zero-filled."""
+    if max_shift <= 0:
+        return images
+    n, h, w = images.shape
+    padded = np.pad(images, ((0, 0), (max_shift, max_shift), (max_shift, max_shift)))
+    dy = rng.integers(0, 2 * max_shift + 1, n)
+    dx = rng.integers(0, 2 * max_shift + 1, n)
+    rows = dy[:, None] + np.arange(h)  # (N, H)
+    cols = dx[:, None] + np.arange(w)  # (N, W)
+    return padded[np.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]]
+
+
+def random_affine(
+    x,  # torch.Tensor (N, C, H, W)
+    generator,  # torch.Generator
+    *,
+    degrees: float = 0.0,
+    scale: tuple[float, float] = (1.0, 1.0),
+    aspect: tuple[float, float] = (1.0, 1.0),
+    translate: float = 0.0,
+    flip: bool = False,
+    fill: float = 0.0,
+):
+    """A random rotation / zoom / aspect change / translation / horizontal flip per image, one grid_sample.
+
+    scale > 1 zooms in (a crop covering 1/scale of the side, like a random resized crop); translate is a
+    fraction of the side; ``fill`` is the value of pixels sampled from outside (in normalised units).
+    """
+    import torch
+    import torch.nn.functional as F
+
+    n = x.shape[0]
+
+    def uniform(lo: float, hi: float):
+        return torch.rand(n, generator=generator) * (hi - lo) + lo
+
+    angle = uniform(-degrees, degrees) * (math.pi / 180)
+    zoom = torch.exp(uniform(math.log(scale[0]), math.log(scale[1])))
+    ratio = torch.exp(uniform(math.log(aspect[0]), math.log(aspect[1])))
+    sx, sy = 1 / (zoom * ratio.sqrt()), 1 / (zoom / ratio.sqrt())  # output -> input sampling scales
+    if flip:
+        sx = sx * torch.where(torch.rand(n, generator=generator) < 0.5, -1.0, 1.0)
+    tx, ty = uniform(-translate, translate) * 2, uniform(-translate, translate) * 2
+    cos, sin = torch.cos(angle), torch.sin(angle)
+    theta = torch.stack(
+        [torch.stack([cos * sx, -sin * sy, tx], 1), torch.stack([sin * sx, cos * sy, ty], 1)], 1
+    )  # (N, 2, 3)
+    grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)
+    out = F.grid_sample(x - fill, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    return out + fill
+
+
+def color_jitter(x, generator, *, brightness: float = 0.0, contrast: float = 0.0, saturation: float = 0.0):
+    """Random brightness / contrast / saturation per image on RGB (N, 3, H, W) in 0..1 (clamped)."""
+    import torch
+
+    n = x.shape[0]
+
+    def factor(amount: float):
+        return (1 + (torch.rand(n, 1, 1, 1, generator=generator) * 2 - 1) * amount).to(x.dtype)
+
+    x = x * factor(brightness)
+    mean = x.mean(dim=(1, 2, 3), keepdim=True)
+    x = (x - mean) * factor(contrast) + mean
+    grey = (x * torch.tensor([0.299, 0.587, 0.114], dtype=x.dtype).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    x = (x - grey) * factor(saturation) + grey
+    return x.clamp(0, 1)

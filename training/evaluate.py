@@ -1,0 +1,112 @@
+"""Evaluate a checkpoint through the public classifier contract: ``python -m training.evaluate <ckpt>``.
+
+Digit checkpoints are measured on the 10,000 MNIST test digits (or, with ``--sample``, on the 500 bundled
+ones); cats-vs-dogs checkpoints on the ``val`` photos (or the bundled examples). Prints accuracy,
+per-class accuracy and the confusion matrix (rows: true class, columns: predicted); ``--json`` writes them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from models import CheckpointError, load_classifier
+from models.classifiers import Classifier
+from models.samples import load_digit_sample, pet_examples
+from training.common import DATA_ENV, DataNotFoundError, fail, progress, resolve_data_dir
+
+
+def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, n_classes: int) -> np.ndarray:
+    """(n_classes, n_classes) int64 counts; entry [t, p] counts items of true class t predicted as p."""
+    matrix = np.zeros((n_classes, n_classes), np.int64)
+    np.add.at(matrix, (labels, predictions), 1)
+    return matrix
+
+
+def evaluate_predictions(labels: np.ndarray, predictions: np.ndarray, class_names: list[str]) -> dict[str, Any]:
+    """Accuracy, per-class accuracy (recall) and confusion matrix as a JSON-friendly dict."""
+    matrix = confusion_matrix(labels, predictions, len(class_names))
+    per_class = matrix.diagonal() / np.maximum(matrix.sum(axis=1), 1)
+    return {
+        "n": int(len(labels)),
+        "accuracy": float((labels == predictions).mean()),
+        "per_class_accuracy": {name: float(a) for name, a in zip(class_names, per_class)},
+        "confusion_matrix": matrix.tolist(),
+    }
+
+
+def predict_all(clf: Classifier, images: Any, batch_size: int, show_progress: bool = True) -> np.ndarray:
+    """Predicted class indices for a long sequence of inputs, in batches."""
+    starts = range(0, len(images), batch_size)
+    out = [clf.predict(images[s : s + batch_size]) for s in progress(starts, "evaluate", len(starts), show_progress)]
+    return np.concatenate(out)
+
+
+def load_eval_set(clf: Classifier, data_dir: Path, sample: bool) -> tuple[str, Any, np.ndarray]:
+    """(description, inputs, labels) for the classifier's task."""
+    if clf.class_names == [str(d) for d in range(10)]:
+        if sample:
+            images, labels, _ = load_digit_sample()
+            return "bundled MNIST sample", images, labels
+        from training.mnist_data import load_mnist
+
+        images, labels = load_mnist(data_dir, train=False)
+        return "MNIST test set", images, labels
+    if sample:
+        examples = pet_examples()
+        from PIL import Image
+
+        photos = [np.asarray(Image.open(p).convert("RGB")) for p, _ in examples]
+        return "bundled example photos", photos, np.array([clf.class_names.index(c) for _, c in examples])
+    from training.pet_data import load_pet_split
+
+    side = clf.model.config.image_size
+    images, labels = load_pet_split(data_dir, "val", side)
+    return "cats-vs-dogs val set", np.asarray(images), labels
+
+
+def format_report(name: str, where: str, result: dict[str, Any], class_names: list[str]) -> str:
+    width = max(5, *(len(c) for c in class_names))
+    lines = [f"{name} on the {where} ({result['n']} items): accuracy {result['accuracy']:.4f}", ""]
+    lines.append("per-class accuracy:")
+    lines += [f"  {c:>{width}}  {a:.4f}" for c, a in result["per_class_accuracy"].items()]
+    lines += ["", "confusion matrix (rows: true, columns: predicted):"]
+    lines.append(" " * (width + 2) + "".join(f"{c:>{width + 1}}" for c in class_names))
+    for c, row in zip(class_names, result["confusion_matrix"]):
+        lines.append(f"  {c:>{width}}" + "".join(f"{v:>{width + 1}}" for v in row))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__)
+    p.add_argument("checkpoint", help="checkpoint file, e.g. checkpoints/digit_cnn.safetensors")
+    p.add_argument("--data-dir", default=None, help=f"folder holding the datasets (default: ${DATA_ENV}, else ./data)")
+    p.add_argument("--sample", action="store_true", help="use the small samples bundled in samples/ instead")
+    p.add_argument("--json", dest="json_out", default=None, help="also write the results to this JSON file")
+    p.add_argument("--batch-size", type=int, default=500, help="inputs per forward pass (default 500)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    args = p.parse_args(argv)
+    try:
+        clf = load_classifier(args.checkpoint)
+        where, images, labels = load_eval_set(clf, resolve_data_dir(args.data_dir), args.sample)
+    except (CheckpointError, DataNotFoundError) as e:
+        fail(str(e))
+    t0 = time.perf_counter()
+    predictions = predict_all(clf, images, args.batch_size, not args.no_progress)
+    result = evaluate_predictions(labels, predictions, clf.class_names)
+    result |= {"model": clf.name, "checkpoint": args.checkpoint, "dataset": where,
+               "seconds": round(time.perf_counter() - t0, 2)}
+    print(format_report(clf.name, where, result, clf.class_names))
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(result, indent=2) + "\n")
+        print(f"\nwrote {args.json_out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

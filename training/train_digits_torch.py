@@ -1,0 +1,146 @@
+"""Train the PyTorch MLP or the digit CNN on MNIST: ``python -m training.train torch_mlp|cnn``.
+
+The MLP mirrors the NumPy one (same widths, dropout, random shifts, Adam with cosine decay), so the app
+compares like with like. The CNN trains with random rotations/zooms/shifts, AdamW and a one-cycle schedule.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import asdict
+
+import numpy as np
+import torch
+
+from models.checkpoint import save_checkpoint
+from models.cnn import CNNConfig, ConvNet
+from models.numpy_mlp import MLPConfig
+from models.torch_mlp import TorchMLP
+from training.augment import random_affine, random_shift
+from training.common import (
+    DataNotFoundError,
+    add_common_args,
+    apply_dry_run,
+    epoch_line,
+    fail,
+    report,
+    resolve_data_dir,
+    seed_everything,
+    training_meta,
+    write_history,
+)
+from training.mnist_data import MNIST_MEAN, MNIST_STD, load_splits
+from training.torch_loop import cpu_supports_bf16, evaluate, state_to_numpy, train_one_epoch
+
+DIGITS = [str(d) for d in range(10)]
+DEFAULTS = {
+    "torch_mlp": dict(epochs=30, batch_size=128, lr=1e-3, out="checkpoints/torch_mlp.safetensors"),
+    "cnn": dict(epochs=15, batch_size=128, lr=3e-3, out="checkpoints/digit_cnn.safetensors"),
+}
+
+
+def to_input(images: np.ndarray, flat: bool) -> torch.Tensor:
+    """uint8 (N, 28, 28) -> normalised float32 (N, 784) or (N, 1, 28, 28)."""
+    x = torch.from_numpy(images).float().div_(255).sub_(MNIST_MEAN).div_(MNIST_STD)
+    return x.reshape(len(x), -1) if flat else x.unsqueeze(1)
+
+
+def make_prepare(model_name: str, max_shift: int, rng: np.random.Generator, generator: torch.Generator):
+    """The batch function for train_one_epoch/evaluate: augment (train only), normalise, shape."""
+    background = -MNIST_MEAN / MNIST_STD  # a black pixel after normalisation
+
+    def prepare(batch: np.ndarray, train: bool) -> torch.Tensor:
+        if model_name == "torch_mlp":
+            return to_input(random_shift(batch, max_shift, rng) if train else batch, flat=True)
+        x = to_input(batch, flat=False)
+        if train:
+            x = random_affine(x, generator, degrees=12, scale=(0.9, 1.1), translate=0.1, fill=background)
+        return x
+
+    return prepare
+
+
+def build_parser(model_name: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=f"python -m training.train {model_name}", description=__doc__)
+    add_common_args(p, **DEFAULTS[model_name])
+    p.add_argument("--dropout", type=float, default=0.2 if model_name == "torch_mlp" else 0.3, help="dropout rate")
+    p.add_argument("--weight-decay", type=float, default=0.0 if model_name == "torch_mlp" else 5e-4,
+                   help="L2 (MLP) or decoupled weight decay (CNN)")
+    if model_name == "torch_mlp":
+        p.add_argument("--hidden", type=int, nargs="+", default=[512, 256], help="hidden widths (default 512 256)")
+        p.add_argument("--max-shift", type=int, default=2, help="random translation in pixels (default 2)")
+    else:
+        p.add_argument("--channels", type=int, nargs="+", default=[32, 64, 128], help="conv widths per block")
+        p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=cpu_supports_bf16(),
+                       help="bfloat16 autocast for training (default: on if the CPU has native bf16)")
+    return p
+
+
+def main(model_name: str, argv: list[str] | None = None) -> None:
+    args = build_parser(model_name).parse_args(argv)
+    apply_dry_run(args)
+    seed_everything(args.seed)
+    try:
+        data = load_splits(resolve_data_dir(args.data_dir), args.download, args.limit)
+    except DataNotFoundError as e:
+        fail(str(e))
+    generator = torch.Generator().manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    x_train, y_train = data["train"]
+    steps = args.epochs * -(-len(y_train) // args.batch_size)
+    if model_name == "torch_mlp":
+        config: MLPConfig | CNNConfig = MLPConfig(sizes=(784, *args.hidden, 10), dropout=args.dropout,
+                                                  weight_decay=args.weight_decay)
+        model: torch.nn.Module = TorchMLP(config)
+        # Same optimiser as the NumPy MLP: Adam with L2 in the loss (here as coupled weight decay), cosine decay.
+        groups = [
+            {"params": [l.weight for l in model.layers], "weight_decay": args.weight_decay},
+            {"params": [l.bias for l in model.layers], "weight_decay": 0.0},  # L2 on weights only, as in NumPy
+        ]
+        optimizer = torch.optim.Adam(groups, lr=args.lr)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda s: 0.5 * (1 + np.cos(np.pi * min(s, steps) / steps))
+        )
+        model_type, display = "torch_mlp", "PyTorch MLP"
+        extra = {"optimizer": "Adam, cosine decay", "max_shift": args.max_shift}
+        bf16 = False
+    else:
+        config = CNNConfig(in_channels=1, image_size=28, channels=tuple(args.channels), dropout=args.dropout)
+        model = ConvNet(config)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, total_steps=steps)
+        model_type, display = "digit_cnn", "CNN"
+        extra = {"optimizer": "AdamW, one-cycle", "augmentation": "rotate 12 deg, zoom 0.9-1.1, shift 10%",
+                 "bf16": args.bf16}
+        bf16 = args.bf16
+    prepare = make_prepare(model_name, getattr(args, "max_shift", 0), rng, generator)
+    history: dict = {"model_type": model_type, "epochs": []}
+    started = time.perf_counter()
+    for epoch in range(1, args.epochs + 1):
+        t0 = time.perf_counter()
+        record = train_one_epoch(
+            model, x_train, y_train, prepare=prepare, optimizer=optimizer, scheduler=scheduler,
+            batch_size=args.batch_size, generator=generator, bf16=bf16, desc=model_name,
+            show_progress=not args.no_progress,
+        )
+        val = evaluate(model, *data["val"], prepare=prepare)
+        record |= {"epoch": epoch, "val_loss": val["loss"], "val_acc": val["acc"], "seconds": time.perf_counter() - t0}
+        history["epochs"].append(record)
+        print(epoch_line(epoch, args.epochs, record), flush=True)
+    wall = time.perf_counter() - started
+    test = evaluate(model, *data["test"], prepare=prepare)
+    meta = {
+        "model_type": model_type,
+        "display_name": display,
+        "architecture": config.summary() + " (PyTorch)",
+        "config": asdict(config),
+        "class_names": DIGITS,
+        "normalization": {"mean": MNIST_MEAN, "std": MNIST_STD},
+        "seed": args.seed,
+        "training": training_meta(args, wall, **extra),
+        "metrics": {"val_acc": history["epochs"][-1]["val_acc"], "test_acc": test["acc"], "test_loss": test["loss"]},
+    }
+    save_checkpoint(args.out, state_to_numpy(model), meta)
+    write_history(args.out, history | {"test": test, "wall_time_s": wall})
+    report(args.out, meta)
