@@ -15,7 +15,7 @@ import io
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
 DIGIT_BOX = 20  # MNIST: the digit's longer side is scaled to 20 px ...
 DIGIT_SIDE = 28  # ... and centred by centre of mass in a 28 x 28 field.
@@ -24,8 +24,13 @@ INK_THRESHOLD = 0.1  # ink level (0..1) below which a pixel counts as background
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 MAX_PIXELS = 60_000_000  # above any phone camera; refuse before decoding (decompression bombs)
 MAX_SIDE = 1600  # photos are downscaled to at most this side after decoding
-ALLOWED_FORMATS = ("JPEG", "MPO", "PNG", "WEBP", "BMP", "GIF")
+# Decoders Image.open may use. Only registered opener names belong here: an unknown name makes Pillow raise
+# KeyError for every file tried after it. Multi-picture JPEGs (MPO) open through the JPEG opener.
+ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "GIF")
 NEUTRAL_GREY = (128, 128, 128)
+CORRUPT_MESSAGE = "The image file is truncated or corrupt and could not be decoded."
+# First bytes of the accepted formats, to tell a broken image from a file that is no image at all.
+_IMAGE_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM", b"RIFF")
 
 
 class InvalidImageError(ValueError):
@@ -186,22 +191,77 @@ def _sniff_unsupported(data: bytes) -> str | None:
     return None
 
 
+def _looks_like_text(data: bytes) -> bool:
+    """True when the start of ``data`` is printable UTF-8 text (a .txt or .csv renamed to .jpg, say)."""
+    head = data[:1024]
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as e:  # a multi-byte character cut at the 1024-byte mark is still text
+        if e.start < len(head) - 3:
+            return False
+        text = head[: e.start].decode("utf-8")
+    return all(ch.isprintable() or ch in "\t\r\n\f" for ch in text)
+
+
 def _to_8bit(im: Image.Image) -> Image.Image:
     """High-bit-depth greyscale (16-bit PNG, 32-bit int or float) -> 8-bit 'L', scaled, not clipped."""
-    a = np.asarray(im).astype(np.float64)
+    a = np.asarray(im).astype(np.float32)  # float32 is exact for 16-bit values and half float64's memory
     top = 65535.0 if im.mode.startswith("I;16") or a.max(initial=0) > 255 else 255.0
     if im.mode == "F" and a.max(initial=0) <= 1.0:
         top = 1.0
-    return Image.fromarray(np.clip(np.rint(a / top * 255.0), 0, 255).astype(np.uint8), "L")
+    a *= 255.0 / top
+    np.rint(a, out=a)
+    np.clip(a, 0, 255, out=a)
+    return Image.fromarray(a.astype(np.uint8), "L")
+
+
+# EXIF orientation tag -> the transposition that makes the picture upright (as ImageOps.exif_transpose).
+_ORIENTATION = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+_EXIF_ORIENTATION_TAG = 0x0112
+
+
+def _orientation(im: Image.Image) -> int:
+    """The EXIF orientation (1..8) of a loaded image; 1 (as stored) when absent or unreadable."""
+    try:
+        value = int(im.getexif().get(_EXIF_ORIENTATION_TAG, 1))
+    except Exception:  # noqa: BLE001 - a broken EXIF block should not cost the user the photo
+        return 1
+    return value if value in _ORIENTATION else 1
+
+
+def _to_rgb_rgba_or_l(im: Image.Image) -> Image.Image:
+    """Any decoded mode -> 'L', 'RGB' or 'RGBA' (8 bits per channel), keeping transparency as alpha.
+
+    Alpha is added only where the file has transparency, so an opaque palette photo costs 3 bytes a pixel.
+    """
+    if im.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+        im = _to_8bit(im)
+    if im.mode in ("PA", "LA", "La", "RGBa") or "transparency" in im.info:
+        return im.convert("RGBA")
+    if im.mode == "1":
+        return im.convert("L")
+    if im.mode not in ("RGB", "RGBA", "L"):
+        return im.convert("RGB")  # palette, CMYK, YCbCr ...
+    return im
 
 
 def load_photo(data: bytes, background: tuple[int, int, int] = NEUTRAL_GREY) -> np.ndarray:
     """Uploaded file bytes -> uint8 RGB (H, W, 3), upright, at most MAX_SIDE on its longer side.
 
-    Accepts JPEG, PNG, WebP, BMP and GIF (first frame). Honours EXIF orientation, converts CMYK, palette,
-    16-bit and greyscale images, and composites transparency on ``background``. Refuses, with an
-    InvalidImageError fit to show a user: empty or oversized files, text/HTML/SVG, HEIC, truncated or
-    corrupt data, and images over MAX_PIXELS (checked from the header, before anything is decoded).
+    Accepts JPEG, PNG, WebP, BMP and GIF (first frame of animations). Honours EXIF orientation, converts
+    CMYK, palette, 16-bit and greyscale images, and composites transparency on ``background``. Refuses,
+    with an InvalidImageError fit to show a user: anything that is not bytes, empty or oversized files,
+    text/HTML/SVG, HEIC/AVIF, truncated or corrupt data, and images over MAX_PIXELS (checked from the
+    header, before anything is decoded, so a decompression bomb costs nothing). Memory stays bounded:
+    big JPEGs are decoded at a reduced scale, other big images are box-reduced right after decoding.
     """
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise InvalidImageError("Expected the bytes of an image file.")
@@ -213,9 +273,18 @@ def load_photo(data: bytes, background: tuple[int, int, int] = NEUTRAL_GREY) -> 
     reason = _sniff_unsupported(data)
     if reason:
         raise InvalidImageError(reason)
+    too_big = f"larger than the {MAX_PIXELS // 1_000_000} megapixels we accept"
     try:
         im = Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
+    except Image.DecompressionBombError as e:  # Pillow's own header check, above ours
+        raise InvalidImageError(f"The image is {too_big}.") from e
     except Exception as e:  # noqa: BLE001 - any decoder failure is the same answer for a user
+        if _looks_like_text(data):
+            raise InvalidImageError(
+                "This file is text, not an image. Please upload a JPEG, PNG, WebP, BMP or GIF."
+            ) from e
+        if data.startswith(_IMAGE_SIGNATURES):  # an image of ours whose header is cut off or mangled
+            raise InvalidImageError(CORRUPT_MESSAGE) from e
         raise InvalidImageError(
             "This file is not an image we can read. Please upload a JPEG, PNG, WebP, BMP or GIF."
         ) from e
@@ -223,25 +292,21 @@ def load_photo(data: bytes, background: tuple[int, int, int] = NEUTRAL_GREY) -> 
     if width < 1 or height < 1:
         raise InvalidImageError("The image has no pixels.")
     if width * height > MAX_PIXELS:
-        raise InvalidImageError(
-            f"The image is {width} x {height} pixels, more than the {MAX_PIXELS // 1_000_000} megapixels we accept."
-        )
+        raise InvalidImageError(f"The image is {width} x {height} pixels, {too_big}.")
     try:
-        im.seek(0)  # animated GIF/WebP: the first frame
+        im.seek(0)  # animated GIF/PNG/WebP: the first frame
         if im.format in ("JPEG", "MPO"):
             im.draft("RGB", (MAX_SIDE, MAX_SIDE))  # decode big JPEGs at 1/2..1/8 scale: bounded memory
         im.load()
-        im = ImageOps.exif_transpose(im)
-        if im.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
-            im = _to_8bit(im)
-        if im.mode in ("P", "PA", "LA", "La", "RGBa") or "transparency" in im.info:
-            im = im.convert("RGBA")
-        if im.mode not in ("RGB", "RGBA", "L"):
-            im = im.convert("RGB")  # CMYK, YCbCr, 1-bit ...
+        orientation = _orientation(im)
+        im = _to_rgb_rgba_or_l(im)
+        factor = max(im.size) // MAX_SIDE
+        if factor >= 2:  # box-reduce at once, dropping the full-size pixels before any further copy
+            im = im.reduce(factor)
+        if orientation in _ORIENTATION:
+            im = im.transpose(_ORIENTATION[orientation])  # on the small image: cheap
         im.thumbnail((MAX_SIDE, MAX_SIDE), Image.LANCZOS)
         rgb = to_rgb(np.asarray(im), background=background)
-    except InvalidImageError:
-        raise
     except Exception as e:  # noqa: BLE001
-        raise InvalidImageError("The image file is truncated or corrupt and could not be decoded.") from e
+        raise InvalidImageError(CORRUPT_MESSAGE) from e
     return rgb
