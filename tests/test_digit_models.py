@@ -1,0 +1,126 @@
+"""The digit classifiers: NumPy/PyTorch parity, the contract, checkpoints, and the committed models' accuracy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from models import CheckpointError, load_classifier
+from models.checkpoint import MANIFEST_NAME, load_checkpoint, save_checkpoint
+from models.classifiers import as_digit_batch
+from models.numpy_mlp import MLPConfig, NumpyMLP
+from models.torch_mlp import TorchMLP
+from tests.conftest import DIGIT_CHECKPOINTS
+
+TARGETS = {"numpy_mlp": 0.98, "torch_mlp": 0.98, "digit_cnn": 0.993}
+
+
+def test_numpy_weights_in_torch_mlp_give_the_same_outputs(digit_sample) -> None:
+    config = MLPConfig(sizes=(784, 64, 32, 10), dropout=0.5)
+    numpy_model = NumpyMLP(config, seed=3)
+    torch_model = TorchMLP(config).eval()
+    torch_model.load_numpy_state(numpy_model.state_dict())
+    images, _ = digit_sample
+    x = (images[:64].reshape(64, -1).astype(np.float32) / 255 - 0.1307) / 0.3081
+    expected = numpy_model.predict_proba(x)
+    _, np_acts, _ = numpy_model.forward(x)
+    with torch.no_grad():
+        logits, torch_acts = torch_model.forward_with_activations(torch.from_numpy(x))
+    np.testing.assert_allclose(torch.softmax(logits, 1).numpy(), expected, atol=1e-5)
+    assert list(torch_acts) == ["hidden1", "hidden2", "logits"]
+    np.testing.assert_allclose(torch_acts["hidden1"].numpy(), np_acts[1], atol=1e-5)
+
+
+def test_committed_mlps_agree_in_layer_names(digit_classifiers, digit_sample) -> None:
+    images, _ = digit_sample
+    np_acts = digit_classifiers["numpy_mlp"].activations(images[:4])
+    torch_acts = digit_classifiers["torch_mlp"].activations(images[:4])
+    assert list(np_acts) == list(torch_acts) == ["hidden1", "hidden2", "logits"]
+    assert [v.shape for v in np_acts.values()] == [v.shape for v in torch_acts.values()]
+
+
+@pytest.mark.parametrize("key", list(DIGIT_CHECKPOINTS))
+def test_contract(key: str, digit_classifiers, digit_sample) -> None:
+    clf = digit_classifiers[key]
+    images, _ = digit_sample
+    assert isinstance(clf.name, str) and clf.name
+    assert clf.class_names == [str(d) for d in range(10)]
+    info = clf.describe()
+    assert info["parameters"] > 0 and info["architecture"] and info["metrics"]["test_acc"] > 0.9
+    assert info["training"]["wall_time_s"] > 0 and info["checkpoint"]["bytes"] > 0
+    p = clf.predict_proba(images[:7])
+    assert p.shape == (7, 10) and np.allclose(p.sum(1), 1, atol=1e-5) and (p >= 0).all()
+    np.testing.assert_array_equal(p, clf.predict_proba(images[:7]))  # deterministic: no dropout at inference
+    np.testing.assert_allclose(clf.predict_proba(images[3]), p[3:4], atol=1e-6)  # one (28, 28) image works too
+    acts = clf.activations(images[:7])
+    assert len(acts) >= 2 and all(v.shape[0] == 7 for v in acts.values())
+    assert list(acts)[-1] == "logits"
+    if key == "digit_cnn":
+        assert [v.ndim for v in list(acts.values())[:-1]] == [4, 4, 4]  # feature maps (N, C, H, W)
+    np.testing.assert_allclose(np.exp(acts["logits"]) / np.exp(acts["logits"]).sum(1, keepdims=True), p, atol=1e-5)
+
+
+def test_digit_input_validation() -> None:
+    with pytest.raises(ValueError, match="28, 28"):
+        as_digit_batch(np.zeros((2, 28, 27), np.uint8))
+    floats = as_digit_batch(np.full((1, 28, 28), 300.7))
+    assert floats.dtype == np.uint8 and floats.max() == 255
+
+
+@pytest.mark.parametrize("key", list(DIGIT_CHECKPOINTS))
+def test_checkpoint_round_trip(key: str, tmp_path, digit_classifiers, digit_sample) -> None:
+    tensors, meta = load_checkpoint(DIGIT_CHECKPOINTS[key])
+    copy = save_checkpoint(tmp_path / "copy.safetensors", tensors, meta)
+    assert (tmp_path / MANIFEST_NAME).exists()
+    images, _ = digit_sample
+    original, reloaded = digit_classifiers[key], load_classifier(copy)
+    np.testing.assert_array_equal(original.predict_proba(images[:50]), reloaded.predict_proba(images[:50]))
+
+
+def test_loader_errors_name_the_file(tmp_path) -> None:
+    missing = tmp_path / "nope.safetensors"
+    with pytest.raises(CheckpointError, match="nope.safetensors"):
+        load_classifier(missing)
+    data = DIGIT_CHECKPOINTS["digit_cnn"].read_bytes()
+    truncated = tmp_path / "truncated.safetensors"
+    truncated.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="truncated.safetensors"):
+        load_classifier(truncated)
+    garbage = tmp_path / "garbage.safetensors"
+    garbage.write_bytes(b"\x00" * 100)
+    with pytest.raises(CheckpointError, match="garbage.safetensors"):
+        load_classifier(garbage)
+
+
+def test_loader_refuses_weights_that_do_not_fit_the_config(tmp_path) -> None:
+    tensors, meta = load_checkpoint(DIGIT_CHECKPOINTS["torch_mlp"])
+    meta = {**meta, "config": {**meta["config"], "sizes": [784, 100, 256, 10]}}
+    path = save_checkpoint(tmp_path / "mismatch.safetensors", tensors, meta)
+    with pytest.raises(CheckpointError, match="mismatch.safetensors.*do not fit"):
+        load_classifier(path)
+    meta_unknown = {**meta, "model_type": "transformer"}
+    path = save_checkpoint(tmp_path / "unknown.safetensors", tensors, meta_unknown)
+    with pytest.raises(CheckpointError, match="unknown model type"):
+        load_classifier(path)
+
+
+@pytest.mark.parametrize("key", list(DIGIT_CHECKPOINTS))
+def test_accuracy_on_bundled_sample(key: str, digit_classifiers, digit_sample) -> None:
+    images, labels = digit_sample
+    accuracy = (digit_classifiers[key].predict(images) == labels).mean()
+    assert accuracy >= TARGETS[key], f"{key}: {accuracy:.4f} on the 500 bundled digits"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("key", list(DIGIT_CHECKPOINTS))
+def test_accuracy_on_full_test_set(key: str, digit_classifiers, data_dir) -> None:
+    from training.mnist_data import load_mnist
+
+    images, labels = load_mnist(data_dir, train=False)
+    assert len(labels) == 10_000
+    predictions = np.concatenate([digit_classifiers[key].predict(images[i : i + 1000]) for i in range(0, 10_000, 1000)])
+    accuracy = (predictions == labels).mean()
+    assert accuracy >= TARGETS[key], f"{key}: {accuracy:.4f} on the MNIST test set"
+    # The figure recorded in the checkpoint is the one measured here.
+    assert accuracy == pytest.approx(digit_classifiers[key].describe()["metrics"]["test_acc"], abs=2e-4)

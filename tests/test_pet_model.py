@@ -1,0 +1,135 @@
+"""The cats-vs-dogs CNN: the photo contract, Grad-CAM, speed, and the committed model's accuracy."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from models import load_classifier
+from models.checkpoint import load_checkpoint, save_checkpoint
+from models.preprocessing import load_photo, resize_photo
+from models.samples import pet_examples
+from tests.conftest import PET_CHECKPOINT
+
+VAL_TARGET = 0.90
+
+
+def photos() -> list[np.ndarray]:
+    return [load_photo(path.read_bytes()) for path, _ in pet_examples()]
+
+
+def test_contract_shapes_and_probabilities(pet_classifier) -> None:
+    clf = pet_classifier
+    assert clf.class_names == ["cat", "dog"] and isinstance(clf.name, str) and clf.name
+    info = clf.describe()
+    assert info["parameters"] > 0 and info["metrics"]["val_acc"] >= VAL_TARGET and info["training"]["wall_time_s"] > 0
+    rng = np.random.default_rng(0)
+    images = [rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for h, w in ((200, 200), (97, 311), (480, 64), (1, 1))]
+    p = clf.predict_proba(images)
+    assert p.shape == (4, 2) and np.allclose(p.sum(1), 1) and (p >= 0).all()
+    stacked = np.stack([images[0], images[0]])
+    np.testing.assert_allclose(clf.predict_proba(stacked), clf.predict_proba([images[0]] * 2))
+    np.testing.assert_allclose(clf.predict_proba(images[0]), p[:1])  # one (H, W, 3) array is one photo
+
+
+def test_inference_is_deterministic(pet_classifier) -> None:
+    photo = photos()[0]
+    a1, a2 = pet_classifier.activations([photo]), pet_classifier.activations([photo])
+    for key in a1:
+        np.testing.assert_array_equal(a1[key], a2[key])
+    np.testing.assert_array_equal(pet_classifier.gradcam(photo), pet_classifier.gradcam(photo))
+
+
+def test_activations_cover_every_conv_block(pet_classifier) -> None:
+    acts = pet_classifier.activations(photos()[:2])
+    blocks = [k for k in acts if k.startswith("block")]
+    assert len(blocks) == len(pet_classifier.model.config.channels)
+    for key, channels in zip(blocks, pet_classifier.model.config.channels):
+        assert acts[key].ndim == 4 and acts[key].shape[:2] == (2, channels)
+
+
+@pytest.mark.parametrize("shape", [(200, 200, 3), (97, 311, 3), (480, 64, 3), (33, 45), (60, 80, 4), (2, 2, 3)])
+def test_gradcam_shape_and_range(pet_classifier, shape) -> None:
+    rng = np.random.default_rng(1)
+    image = rng.integers(0, 256, shape, dtype=np.uint8)
+    for target in (None, 0, 1):
+        cam = pet_classifier.gradcam(image, target=target)
+        assert cam.shape == shape[:2] and cam.dtype == np.float32
+        assert cam.min() >= 0 and cam.max() <= 1
+
+
+def test_gradcam_rejects_a_bad_target(pet_classifier) -> None:
+    with pytest.raises(ValueError, match="target"):
+        pet_classifier.gradcam(photos()[0], target=2)
+
+
+def test_gradcam_follows_the_target_class(pet_classifier) -> None:
+    photo = photos()[0]
+    cams = [pet_classifier.gradcam(photo, target=t) for t in (0, 1)]
+    assert not np.allclose(cams[0], cams[1]), "cat and dog evidence should not be the same map"
+    assert max(c.max() for c in cams) == pytest.approx(1.0)
+
+
+def test_greyscale_and_rgba_are_converted(pet_classifier) -> None:
+    photo = photos()[0]
+    grey = np.asarray(Image.fromarray(photo).convert("L"))
+    rgba = np.dstack([photo, np.full(photo.shape[:2], 255, np.uint8)])
+    p = pet_classifier.predict_proba([grey, grey[:, :, None], rgba, photo])
+    np.testing.assert_allclose(p[0], p[1])
+    np.testing.assert_allclose(p[2], p[3], atol=1e-6)  # opaque alpha changes nothing
+
+
+def test_any_aspect_ratio_is_stretched_like_training(pet_classifier) -> None:
+    photo = photos()[0]
+    wide = np.asarray(Image.fromarray(photo).resize((400, 150)))
+    side = pet_classifier.model.config.image_size
+    assert resize_photo(wide, side).shape == (side, side, 3)
+    assert pet_classifier.predict_proba([wide]).shape == (1, 2)
+
+
+def test_one_photo_end_to_end_is_fast(pet_classifier) -> None:
+    """Prediction + feature maps + Grad-CAM for one upload (issue target: under 150 ms on the 2-core CPU)."""
+    photo = photos()[0]
+    timings = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        pet_classifier.predict_proba([photo])
+        pet_classifier.activations([photo])
+        pet_classifier.gradcam(photo)
+        timings.append(time.perf_counter() - t0)
+    # Generous bound: CI machines and a busy suite are slower than the quiet measurement in README.
+    assert min(timings) < 0.5, f"{min(timings) * 1000:.0f} ms"
+
+
+def test_checkpoint_round_trip(tmp_path, pet_classifier) -> None:
+    tensors, meta = load_checkpoint(PET_CHECKPOINT)
+    copy = load_classifier(save_checkpoint(tmp_path / "pet.safetensors", tensors, meta))
+    images = photos()[:3]
+    np.testing.assert_array_equal(copy.predict_proba(images), pet_classifier.predict_proba(images))
+    np.testing.assert_array_equal(copy.gradcam(images[0]), pet_classifier.gradcam(images[0]))
+
+
+def test_accuracy_on_bundled_examples(pet_classifier) -> None:
+    examples = pet_examples()
+    assert len(examples) == 10
+    labels = np.array([pet_classifier.class_names.index(c) for _, c in examples])
+    accuracy = (pet_classifier.predict(photos()) == labels).mean()
+    assert accuracy >= 0.8, f"{accuracy:.2f} on the bundled photos"
+
+
+@pytest.mark.slow
+def test_accuracy_on_val(pet_classifier, data_dir) -> None:
+    from training.pet_data import list_images
+
+    files, labels = list_images(data_dir, "val")
+    assert len(files) >= 1999
+    predictions = []
+    for start in range(0, len(files), 100):
+        batch = [np.asarray(Image.open(f).convert("RGB")) for f in files[start : start + 100]]
+        predictions.append(pet_classifier.predict(batch))
+    accuracy = (np.concatenate(predictions) == labels).mean()
+    assert accuracy >= VAL_TARGET, f"{accuracy:.4f} on val"
+    assert accuracy == pytest.approx(pet_classifier.describe()["metrics"]["val_acc"], abs=1e-3)

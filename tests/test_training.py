@@ -1,0 +1,120 @@
+"""Training and evaluation CLIs: smoke runs on tiny subsets, seeds, atomic writes, clear data errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from models import load_classifier
+from models.checkpoint import load_checkpoint, save_checkpoint
+from tests.conftest import DIGIT_CHECKPOINTS, ROOT
+from training.common import history_path
+
+
+def run_cli(*args: str, env_data: Path | None = None) -> subprocess.CompletedProcess:
+    import os
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    if env_data is not None:
+        env["PLAYGROUND_DATA_DIR"] = str(env_data)
+    return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize("model", ["numpy_mlp", "torch_mlp", "cnn"])
+def test_digit_training_smoke_run(model: str, tmp_path: Path, data_dir: Path) -> None:
+    out = tmp_path / f"{model}.safetensors"
+    result = run_cli("training.train", model, "--dry-run", "--no-progress", "--out", str(out), env_data=data_dir)
+    assert result.returncode == 0, result.stderr
+    assert "epoch 1/1" in result.stdout
+    clf = load_classifier(out)
+    assert clf.class_names == [str(d) for d in range(10)]
+    assert clf.describe()["training"]["limit"] == 256
+    history = json.loads(history_path(out).read_text())
+    assert len(history["epochs"]) == 1 and {"train_loss", "val_acc"} <= set(history["epochs"][0])
+
+
+def test_pet_training_smoke_run(tmp_path: Path, data_dir: Path) -> None:
+    import os
+
+    out = tmp_path / "pet.safetensors"
+    env = {**os.environ, "PLAYGROUND_CACHE_DIR": str(tmp_path / "cache")}
+    cmd = [sys.executable, "-m", "training.train", "pet_cnn", "--limit", "64", "--epochs", "1", "--image-size", "64",
+           "--no-progress", "--out", str(out), "--data-dir", str(data_dir)]
+    result = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    clf = load_classifier(out)
+    assert clf.class_names == ["cat", "dog"] and clf.model.config.image_size == 64
+    assert list((tmp_path / "cache").glob("pets-train-64-64-*.npy")), "decoded photos were cached"
+
+
+def test_same_seed_gives_the_same_model(tmp_path: Path, data_dir: Path) -> None:
+    outs = []
+    for name in ("a", "b"):
+        out = tmp_path / f"{name}.safetensors"
+        result = run_cli("training.train", "numpy_mlp", "--dry-run", "--no-progress", "--seed", "7", "--out", str(out),
+                         env_data=data_dir)
+        assert result.returncode == 0, result.stderr
+        outs.append(load_checkpoint(out)[0])
+    assert outs[0].keys() == outs[1].keys()
+    for key in outs[0]:
+        np.testing.assert_array_equal(outs[0][key], outs[1][key])
+
+
+@pytest.mark.parametrize("model", ["numpy_mlp", "cnn", "pet_cnn"])
+def test_missing_data_gives_one_clear_message(model: str, tmp_path: Path) -> None:
+    result = run_cli("training.train", model, "--dry-run", "--data-dir", str(tmp_path / "empty"), "--out",
+                     str(tmp_path / "x.safetensors"))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert str((tmp_path / "empty").resolve()) in result.stderr
+    assert "--data-dir" in result.stderr
+    assert not (tmp_path / "x.safetensors").exists()
+
+
+def test_train_without_model_prints_usage() -> None:
+    result = run_cli("training.train")
+    assert result.returncode == 2 and "numpy_mlp" in result.stderr
+
+
+def test_interrupted_write_keeps_the_old_checkpoint(tmp_path: Path, monkeypatch) -> None:
+    tensors, meta = load_checkpoint(DIGIT_CHECKPOINTS["digit_cnn"])
+    path = save_checkpoint(tmp_path / "cnn.safetensors", tensors, meta)
+    before = path.read_bytes()
+
+    import safetensors.numpy
+
+    def crash(*args, **kwargs):
+        Path(args[1]).write_bytes(b"partial")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(safetensors.numpy, "save_file", crash)
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint(path, tensors, meta)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["MANIFEST.json", "cnn.safetensors"]  # no temp file left
+
+
+def test_evaluate_cli_on_the_bundled_sample(tmp_path: Path, digit_classifiers, digit_sample) -> None:
+    out = tmp_path / "eval.json"
+    result = run_cli("training.evaluate", str(DIGIT_CHECKPOINTS["numpy_mlp"]), "--sample", "--json", str(out),
+                     "--no-progress")
+    assert result.returncode == 0, result.stderr
+    assert "confusion matrix" in result.stdout and "per-class accuracy" in result.stdout
+    report = json.loads(out.read_text())
+    images, labels = digit_sample
+    expected = (digit_classifiers["numpy_mlp"].predict(images) == labels).mean()
+    assert report["n"] == 500 and report["accuracy"] == pytest.approx(expected)
+    matrix = np.array(report["confusion_matrix"])
+    assert matrix.shape == (10, 10) and matrix.sum() == 500 and np.trace(matrix) == round(expected * 500)
+
+
+def test_evaluate_cli_reports_a_bad_checkpoint(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"not a checkpoint")
+    result = run_cli("training.evaluate", str(bad))
+    assert result.returncode == 2 and "bad.safetensors" in result.stderr and "Traceback" not in result.stderr
