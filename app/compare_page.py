@@ -1,0 +1,133 @@
+"""Page 3, "Compare the models": one table, then how each model does on 500 real test digits, and its weights."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from app.logic import compare
+from app.logic.charts import confusion_chart, history_chart, per_class_chart
+from app.logic.images import grey_to_rgb
+from app.logic.registry import ALL_MODELS, DIGIT_MODELS, ModelSpec, checkpoint_path
+from app.shared import loaded_model
+from models.classifiers import Classifier
+from models.preprocessing import load_photo
+from models.samples import load_digit_sample, pet_examples
+
+MAX_SHOWN = 16  # sample pictures per gallery: enough to see patterns, few enough for a phone
+
+
+@st.cache_data(ttl=300, show_spinner="Measuring latency on this machine…")
+def _latency(_clf: Classifier, key: str, stamp: str) -> float:
+    """Median ms per single prediction, re-measured every 5 minutes (``stamp`` keys the cache per checkpoint)."""
+    if key in {spec.key for spec in DIGIT_MODELS}:
+        inputs = list(load_digit_sample()[0][:15])
+    else:
+        inputs = [load_photo(path.read_bytes()) for path, _ in pet_examples()]
+    return compare.measure_latency(_clf, inputs, repeats=15 if len(inputs) > 10 else 5)
+
+
+@st.cache_data(show_spinner="Scoring the 500 sample digits…")
+def _sample_predictions(_models: dict[str, Classifier], stamp: str) -> dict[str, np.ndarray]:
+    images, _, _ = load_digit_sample()
+    return compare.sample_predictions(_models, images)
+
+
+def _gallery(images: np.ndarray, indices: np.ndarray, captions: list[str]) -> None:
+    if len(indices) == 0:
+        st.write("None: every answer is right.")
+        return
+    shown = indices[:MAX_SHOWN]
+    st.image([grey_to_rgb(images[i], 84) for i in shown], caption=captions[: len(shown)], width=84)
+    if len(indices) > MAX_SHOWN:
+        st.caption(f"…and {len(indices) - MAX_SHOWN} more.")
+
+
+def render() -> None:
+    """The page: table, sample-set evaluation, galleries of mistakes, training curves, first-layer weights."""
+    st.title("📊 Compare the models")
+    st.caption("Same task, different networks: how big, how fast, how accurate, and where each one goes wrong.")
+    loaded: dict[ModelSpec, Classifier] = {}
+    for spec in ALL_MODELS:
+        item = loaded_model(spec)
+        if item.classifier is None:
+            st.warning(item.problem(), icon="⚠️")
+        else:
+            loaded[spec] = item.classifier
+    if not loaded:
+        return
+    stamps = {spec: str(checkpoint_path(spec).stat().st_mtime) for spec in loaded}
+    latencies = {spec.key: _latency(clf, spec.key, stamps[spec]) for spec, clf in loaded.items()}
+    table = compare.model_table({spec.key: clf for spec, clf in loaded.items()}, latencies)
+    st.dataframe(
+        table,
+        hide_index=True,
+        key="model_table",
+        column_config={
+            "Parameters": st.column_config.NumberColumn(format="localized"),
+            "Latency (ms)": st.column_config.NumberColumn(help="Median time for one prediction on this server, now"),
+            "Accuracy (%)": st.column_config.NumberColumn(help="On the held-out test (or validation) set"),
+        },
+    )
+    st.caption(
+        "Parameters are the numbers a network learns. More parameters do not always mean better: the CNN has "
+        "fewer than the MLPs but reads digits best, because its filters look at small patches wherever they are."
+    )
+
+    digits = {spec.key: clf for spec, clf in loaded.items() if spec in DIGIT_MODELS}
+    if not digits:
+        return
+    images, labels, _ = load_digit_sample()
+    predictions = _sample_predictions(digits, "|".join(stamps[s] for s in loaded if s in DIGIT_MODELS))
+    reports = compare.sample_reports(predictions, labels)
+
+    st.header("On 500 real test digits")
+    st.caption("The 500 handwritten digits bundled with the app (50 of each), which no model saw in training.")
+    for column, (name, report) in zip(st.columns(len(reports)), reports.items()):
+        column.altair_chart(
+            confusion_chart(np.asarray(report["confusion_matrix"]), [str(d) for d in range(10)],
+                            f"{name}: {report['accuracy']:.1%} right"),
+            key=f"confusion_{name}",
+        )
+    st.caption(
+        "Confusion matrices: rows are the true digit, columns the model's answer. Everything on the diagonal is "
+        "right; a number off the diagonal counts digits mistaken for another (e.g. row 4, column 9: a 4 read as 9)."
+    )
+    st.altair_chart(per_class_chart(reports), key="per_class")
+    st.caption("Accuracy per digit for each model (the axis starts above zero to show the differences).")
+
+    st.subheader("Digits the models get wrong")
+    wrong = compare.mistakes(predictions, labels)
+    captions = [compare.mistake_caption(i, predictions, labels) for i in range(len(labels))]
+    for tab, indices in zip(st.tabs(list(wrong)), wrong.values()):
+        with tab:
+            _gallery(images, indices, [captions[i] for i in indices])
+    st.caption("Each picture is a real test digit with its true label and every model's answer under it.")
+    st.subheader("Digits the models disagree on")
+    split = compare.disagreements(predictions)
+    _gallery(images, split, [captions[i] for i in split])
+    st.caption("Where one network sees a different digit than another: often sloppy or unusual handwriting.")
+
+    st.header("Training curves")
+    st.caption("Loss (lower is better) and accuracy per pass over the training data, on the training digits and "
+               "on held-out validation digits. Curves that drift apart would mean the model memorises.")
+    for spec, clf in loaded.items():
+        history = compare.load_history(checkpoint_path(spec))
+        if history is None or history.empty:
+            st.info(f"No training history found for the {clf.name}.")
+            continue
+        left, right = st.columns(2)
+        left.altair_chart(history_chart(history, "loss", f"{clf.name}: loss"), key=f"loss_{spec.key}")
+        right.altair_chart(history_chart(history, "accuracy", f"{clf.name}: accuracy"), key=f"acc_{spec.key}")
+
+    st.header("What the first layer learned")
+    st.caption(
+        "MLPs: each square is one hidden unit's weights over the 28 × 28 input pixels (red = this pixel's ink "
+        "excites the unit, blue = it inhibits it). CNNs: each square is one small filter slid over the image."
+    )
+    for clf in loaded.values():
+        weights = compare.first_layer_weights(clf)
+        kind = "filters" if weights.shape[1] < 10 else "hidden units"
+        st.markdown(f"**{clf.name}** · first {min(32, len(weights))} of {len(weights)} {kind}, "
+                    f"{' × '.join(map(str, weights.shape[1:]))} each")
+        st.image(compare.weight_images(weights, 32), width=56)

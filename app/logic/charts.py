@@ -1,0 +1,123 @@
+"""Altair charts for the pages (built here, drawn with ``st.altair_chart``), readable in light and dark themes.
+
+Colours come from Streamlit's theme (the charts set none of their own) except the confusion matrix, whose
+cell text switches between black and white with the cell colour.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+from app.logic.digits import DigitPrediction
+
+
+def probability_chart(predictions: Sequence[DigitPrediction]) -> alt.Chart:
+    """Grouped bars: for each digit 0-9, one bar per model with its probability, so models compare at a glance."""
+    data = pd.DataFrame(
+        [
+            {"digit": str(d), "model": p.name, "probability": float(p.probabilities[d])}
+            for p in predictions
+            for d in range(len(p.probabilities))
+        ]
+    )
+    order = [p.name for p in predictions]
+    return (
+        alt.Chart(data)
+        .mark_bar()
+        .encode(
+            x=alt.X("digit:N", title="digit", axis=alt.Axis(labelAngle=0)),
+            xOffset=alt.XOffset("model:N", sort=order),
+            y=alt.Y("probability:Q", title="probability", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
+            color=alt.Color("model:N", sort=order, legend=alt.Legend(orient="top", title=None)),
+            tooltip=["model", "digit", alt.Tooltip("probability:Q", format=".1%")],
+        )
+        .properties(height=260)
+    )
+
+
+def class_probability_chart(class_names: Sequence[str], probabilities: np.ndarray) -> alt.Chart:
+    """Horizontal bars of one model's class probabilities (cats page)."""
+    data = pd.DataFrame({"class": list(class_names), "probability": [float(p) for p in probabilities]})
+    return (
+        alt.Chart(data)
+        .mark_bar()
+        .encode(
+            y=alt.Y("class:N", title=None),
+            x=alt.X("probability:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
+            color=alt.Color("class:N", legend=None),
+            tooltip=["class", alt.Tooltip("probability:Q", format=".1%")],
+        )
+        .properties(height=90)
+    )
+
+
+def confusion_chart(matrix: np.ndarray, class_names: Sequence[str], title: str) -> alt.LayerChart:
+    """Heat map of a confusion matrix (rows: true class, columns: predicted), counts written in each cell."""
+    m = np.asarray(matrix)
+    data = pd.DataFrame(
+        [
+            {"true": class_names[t], "predicted": class_names[p], "count": int(m[t, p])}
+            for t in range(m.shape[0])
+            for p in range(m.shape[1])
+        ]
+    )
+    # Log-ish colour so the few mistakes are visible next to the large diagonal counts.
+    base = alt.Chart(data, title=title).encode(
+        x=alt.X("predicted:N", sort=list(class_names), axis=alt.Axis(labelAngle=0)),
+        y=alt.Y("true:N", sort=list(class_names)),
+    )
+    cells = base.mark_rect().encode(
+        color=alt.Color("count:Q", scale=alt.Scale(type="symlog", scheme="blues"), legend=None),
+        tooltip=["true", "predicted", "count"],
+    )
+    threshold = max(1, int(m.max()) // 4)
+    text = base.mark_text(fontSize=10).encode(
+        text=alt.condition(alt.datum.count > 0, "count:Q", alt.value("")),
+        color=alt.condition(alt.datum.count > threshold, alt.value("white"), alt.value("black")),
+    )
+    return (cells + text).properties(height=260)
+
+
+def per_class_chart(reports: Mapping[str, Mapping[str, object]]) -> alt.Chart:
+    """Grouped bars of per-class accuracy, one bar per model, on a zoomed axis where the differences live."""
+    data = pd.DataFrame(
+        [
+            {"model": name, "digit": cls, "accuracy": float(acc)}
+            for name, report in reports.items()
+            for cls, acc in report["per_class_accuracy"].items()  # type: ignore[union-attr]
+        ]
+    )
+    low = float(np.floor(min(0.9, data["accuracy"].min()) * 20) / 20)
+    order = list(reports)
+    return (
+        alt.Chart(data)
+        .mark_bar(clip=True)
+        .encode(
+            x=alt.X("digit:N", axis=alt.Axis(labelAngle=0)),
+            xOffset=alt.XOffset("model:N", sort=order),
+            y=alt.Y("accuracy:Q", scale=alt.Scale(domain=[low, 1]), axis=alt.Axis(format="%")),
+            color=alt.Color("model:N", sort=order, legend=alt.Legend(orient="top", title=None)),
+            tooltip=["model", "digit", alt.Tooltip("accuracy:Q", format=".1%")],
+        )
+        .properties(height=240)
+    )
+
+
+def history_chart(history: pd.DataFrame, metric: str, title: str) -> alt.Chart:
+    """Training vs validation curve of one metric ("loss" or "accuracy") per epoch."""
+    data = history[history["metric"] == metric]
+    return (
+        alt.Chart(data, title=title)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1)),
+            y=alt.Y("value:Q", title=metric, scale=alt.Scale(zero=False)),
+            color=alt.Color("split:N", legend=alt.Legend(orient="top", title=None)),
+            tooltip=["epoch", "split", alt.Tooltip("value:Q", format=".4f")],
+        )
+        .properties(height=200)
+    )

@@ -1,0 +1,153 @@
+"""The comparison page's numbers: one table of models, sample-set evaluation, mistakes, histories, weights.
+
+The bundled 500 MNIST test digits (models.samples) are the evaluation set here: small enough to score live.
+Accuracy and confusion matrices come from training.evaluate, the same code the evaluation CLI uses.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from app.logic.images import apply_colormap, enlarge
+from models.classifiers import Classifier
+from training.common import history_path
+from training.evaluate import evaluate_predictions
+
+
+def measure_latency(clf: Classifier, inputs: Sequence[Any], repeats: int = 15) -> float:
+    """Median milliseconds for one prediction of one input (after one warm-up call), on this machine."""
+    clf.predict_proba(inputs[:1])  # warm-up: first calls pay for lazy imports and allocations
+    times = []
+    for i in range(repeats):
+        start = time.perf_counter()
+        clf.predict_proba(inputs[i % len(inputs) : i % len(inputs) + 1])
+        times.append((time.perf_counter() - start) * 1000)
+    return float(np.median(times))
+
+
+def accuracy_of(description: Mapping[str, Any]) -> tuple[float | None, str]:
+    """(accuracy, which set) from describe()["metrics"]: the test accuracy, else the validation accuracy."""
+    metrics = description.get("metrics", {})
+    if "test_acc" in metrics:
+        return float(metrics["test_acc"]), "test"
+    if "val_acc" in metrics:
+        return float(metrics["val_acc"]), "validation"
+    return None, ""
+
+
+def model_table(classifiers: Mapping[str, Classifier], latencies_ms: Mapping[str, float]) -> pd.DataFrame:
+    """One row per model: name, task, architecture, parameters, checkpoint size, accuracy, training time, latency."""
+    rows = []
+    for key, clf in classifiers.items():
+        d = clf.describe()
+        accuracy, split = accuracy_of(d)
+        rows.append(
+            {
+                "Model": clf.name,
+                "Task": "digits" if clf.class_names == [str(i) for i in range(10)] else " vs ".join(clf.class_names),
+                "Architecture": d["architecture"],
+                "Parameters": int(d["parameters"]),
+                "Checkpoint (MB)": round(d["checkpoint"]["bytes"] / 1e6, 2),
+                "Accuracy (%)": None if accuracy is None else round(100 * accuracy, 2),
+                "Measured on": split,
+                "Training time (min)": round(float(d["training"].get("wall_time_s", float("nan"))) / 60, 1),
+                "Latency (ms)": round(float(latencies_ms[key]), 2) if key in latencies_ms else None,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def sample_predictions(classifiers: Mapping[str, Classifier], images: np.ndarray) -> dict[str, np.ndarray]:
+    """Predicted digit of every bundled sample image, per model: name -> int (N,)."""
+    return {clf.name: clf.predict(images) for clf in classifiers.values()}
+
+
+def sample_reports(predictions: Mapping[str, np.ndarray], labels: np.ndarray) -> dict[str, dict[str, Any]]:
+    """Per model: accuracy, per-class accuracy and confusion matrix (training.evaluate.evaluate_predictions)."""
+    names = [str(i) for i in range(10)]
+    return {name: evaluate_predictions(labels, pred, names) for name, pred in predictions.items()}
+
+
+def mistakes(predictions: Mapping[str, np.ndarray], labels: np.ndarray) -> dict[str, np.ndarray]:
+    """Indices of the samples each model gets wrong."""
+    return {name: np.flatnonzero(pred != labels) for name, pred in predictions.items()}
+
+
+def disagreements(predictions: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Indices of the samples on which the models do not all give the same answer."""
+    stacked = np.stack(list(predictions.values()))  # (models, N)
+    return np.flatnonzero((stacked != stacked[0]).any(axis=0))
+
+
+def mistake_caption(index: int, predictions: Mapping[str, np.ndarray], labels: np.ndarray) -> str:
+    """E.g. "true 4 · NumPy MLP 9 · PyTorch MLP 4 · CNN 4" for one sample."""
+    return " · ".join([f"true {labels[index]}", *(f"{n} {int(p[index])}" for n, p in predictions.items())])
+
+
+def load_history(checkpoint: Path) -> pd.DataFrame | None:
+    """Per-epoch curves of a checkpoint as long data (epoch, metric, split, value); None without a history file."""
+    path = history_path(checkpoint)
+    if not path.exists():
+        return None
+    try:
+        epochs = json.loads(path.read_text())["epochs"]
+    except (OSError, ValueError, KeyError):
+        return None
+    rows = []
+    for record in epochs:
+        for split in ("train", "val"):
+            for metric in ("loss", "acc"):
+                value = record.get(f"{split}_{metric}")
+                if value is not None:
+                    rows.append(
+                        {
+                            "epoch": int(record["epoch"]),
+                            "metric": "accuracy" if metric == "acc" else "loss",
+                            "split": "training" if split == "train" else "validation",
+                            "value": float(value),
+                        }
+                    )
+    return pd.DataFrame(rows)
+
+
+def first_layer_weights(clf: Classifier) -> np.ndarray:
+    """The first layer's weights, one picture per unit or filter.
+
+    MLPs: (units, 28, 28), each hidden unit's weights over the input pixels. CNNs: (filters, k, k) for grey
+    input or (filters, k, k, 3) for RGB: each first-layer convolution kernel.
+    """
+    model = clf.model
+    kind = clf.describe()["model_type"]
+    if kind == "numpy_mlp":
+        w = np.asarray(model.weights[0]).T  # (784, 512) stored fan-in first -> (512, 784)
+    elif kind == "torch_mlp":
+        w = model.layers[0].weight.detach().numpy()  # (512, 784), torch's (out, in)
+    else:
+        w = model.blocks[0][0].weight.detach().numpy()  # (filters, in_channels, k, k)
+        return w[:, 0] if w.shape[1] == 1 else w.transpose(0, 2, 3, 1)
+    side = int(round(np.sqrt(w.shape[1])))
+    return w.reshape(len(w), side, side)
+
+
+def weight_images(weights: np.ndarray, count: int) -> list[np.ndarray]:
+    """The first ``count`` weight pictures as uint8 RGB, each on its own symmetric scale around zero.
+
+    Grey kernels go through the blue-white-red map (blue negative, red positive); RGB kernels are shown in
+    their own colours, mid-grey = 0. Each picture is scaled by its own largest |weight| so faint units show.
+    """
+    out = []
+    for w in weights[:count]:
+        top = float(np.abs(w).max()) or 1.0
+        if w.ndim == 2:
+            rgb = apply_colormap(0.5 + 0.5 * w / top, "diverging")
+        else:
+            rgb = np.rint((0.5 + 0.5 * w / top) * 255).astype(np.uint8)
+        out.append(enlarge(rgb, 84))
+    return out

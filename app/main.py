@@ -1,0 +1,28 @@
+"""Entry point: ``streamlit run app/main.py``. Three pages over one set of models loaded once per server."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# `streamlit run app/main.py` puts app/ on sys.path; the packages (app, models, training) live one level up.
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import streamlit as st  # noqa: E402
+
+from app import compare_page, draw_page, pets_page  # noqa: E402
+
+
+def main() -> None:
+    st.set_page_config(page_title="Neural network playground", page_icon="🧠", layout="wide")
+    pages = [
+        st.Page(draw_page.render, title="Draw a digit", icon="✏️", url_path="draw", default=True),
+        st.Page(pets_page.render, title="Cat or dog?", icon="🐱", url_path="pets"),
+        st.Page(compare_page.render, title="Compare the models", icon="📊", url_path="compare"),
+    ]
+    st.navigation(pages).run()
+
+
+main()

@@ -1,0 +1,87 @@
+"""Page 2, "Cat or dog?": a photo goes in; out come the prediction, a Grad-CAM heat map and the feature maps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from app.logic.charts import class_probability_chart
+from app.logic.compare import accuracy_of
+from app.logic.pets import MAX_MAPS_SHOWN, analyse_photo
+from app.shared import pet_model
+from models.preprocessing import InvalidImageError, load_photo
+from models.samples import pet_examples
+
+SOURCES = ("Pick an example", "Upload a photo")
+
+
+def _example_name(path: Path) -> str:
+    kind, number = path.name.split(".")[:2]
+    return f"{kind.capitalize()} #{number}"
+
+
+def _photo() -> np.ndarray | None:
+    """The chosen photo as uint8 RGB, or None (with a message) when there is none or it cannot be read."""
+    source = st.radio("Photo", SOURCES, horizontal=True, key="pet_source", label_visibility="collapsed")
+    if source == SOURCES[0]:
+        examples = [path for path, _ in pet_examples()]
+        path = st.selectbox("Example photo", examples, format_func=_example_name, key="pet_example")
+        data = path.read_bytes()
+    else:
+        upload = st.file_uploader(
+            "A photo of a cat or a dog",
+            type=["jpg", "jpeg", "png", "webp", "bmp", "gif"],
+            key="pet_upload",
+            help="JPEG, PNG, WebP, BMP or GIF (its first frame), up to 20 MB.",
+        )
+        if upload is None:
+            st.info("Upload a photo of a cat or a dog, or pick one of the examples.", icon="📷")
+            return None
+        data = upload.getvalue()
+    try:
+        return load_photo(data)
+    except InvalidImageError as e:
+        st.error(f"Could not use this file: {e}", icon="🚫")
+        return None
+
+
+def render() -> None:
+    """The page: choose a photo, then prediction and Grad-CAM side by side, then feature maps per block."""
+    st.title("🐱 Cat or dog?")
+    st.caption("A convolutional network trained on 20,000 photos of cats and dogs looks at yours.")
+    clf = pet_model()
+    if clf is None:
+        return
+    photo = _photo()
+    if photo is None:
+        return
+    with st.spinner("Looking at the photo…"):
+        result = analyse_photo(clf, photo)
+    left, right = st.columns(2, gap="large")
+    with left:
+        st.metric(clf.name, result.label, delta=f"{result.confidence:.0%} sure", delta_color="off",
+                  delta_arrow="off", border=True)
+        st.altair_chart(class_probability_chart(result.class_names, result.probabilities), key="pet_probabilities")
+        accuracy, split = accuracy_of(clf.describe())
+        acc_text = f" It is right on {accuracy:.1%} of the {split} photos." if accuracy is not None else ""
+        st.caption(f"How sure the network is for each class; the two add up to 100%.{acc_text}")
+        st.image(photo, caption="Your photo", width="stretch")
+    with right:
+        st.image(result.overlay, caption=f"Grad-CAM: where the network looked to decide “{result.label}”",
+                 width="stretch")
+        st.caption(
+            "Grad-CAM colours the parts of the photo that pushed the network towards its answer: red and yellow "
+            "regions mattered most, untinted ones hardly at all."
+        )
+    st.caption(f"Server time for prediction, Grad-CAM and feature maps: {result.milliseconds:.0f} ms")
+    st.subheader("Feature maps, block by block")
+    st.caption(
+        "Each tile is one filter's response over the photo (dark = silent, yellow = the layer's strongest). Early "
+        f"blocks react to edges and colours; later, smaller ones to parts like ears or fur. Up to {MAX_MAPS_SHOWN} "
+        "maps per block are shown."
+    )
+    for start in range(0, len(result.grids), 2):  # two per row: readable on a laptop, stacked on a phone
+        for column, grid in zip(st.columns(2), result.grids[start : start + 2]):
+            column.image(grid.image, caption=f"{grid.label} · yellow = {grid.vmax:.2f}", width="stretch")
