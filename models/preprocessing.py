@@ -52,7 +52,9 @@ def ink_level(image: np.ndarray) -> np.ndarray:
         raise ValueError(f"expected an (H, W), (H, W, 3) or (H, W, 4) image, got shape {a.shape}")
     if not (np.issubdtype(a.dtype, np.number) or a.dtype == bool):
         raise ValueError(f"expected a numeric image, got dtype {a.dtype}")
-    x = np.nan_to_num(a.astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+    if a.dtype.kind == "f":  # NaN and infinities are not ink; clip before float32 so 1e300 stays ink
+        a = np.clip(np.nan_to_num(a, nan=0.0, posinf=0.0, neginf=0.0), -1.0, 256.0)
+    x = a.astype(np.float32)
     if a.dtype == np.uint8 or x.max(initial=0.0) > 1.0:
         x = x / 255.0
     x = np.clip(x, 0.0, 1.0)
