@@ -45,13 +45,13 @@ def _gallery(images: np.ndarray, indices: np.ndarray, captions: list[str]) -> No
 
 def render() -> None:
     """The page: table, sample-set evaluation, galleries of mistakes, training curves, first-layer weights."""
-    st.title("📊 Compare the models")
+    st.title("Compare the models")
     st.caption("Same task, different networks: how big, how fast, how accurate, and where each one goes wrong.")
     loaded: dict[ModelSpec, Classifier] = {}
     for spec in ALL_MODELS:
         item = loaded_model(spec)
         if item.classifier is None:
-            st.warning(item.problem(), icon="⚠️")
+            st.warning(item.problem(), icon=":material/warning:")
         else:
             loaded[spec] = item.classifier
     if not loaded:
@@ -98,15 +98,15 @@ def render() -> None:
 
     st.subheader("Digits the models get wrong")
     wrong = compare.mistakes(predictions, labels)
-    captions = [compare.mistake_caption(i, predictions, labels) for i in range(len(labels))]
-    for tab, indices in zip(st.tabs(list(wrong)), wrong.values()):
+    for tab, (name, indices) in zip(st.tabs(list(wrong)), wrong.items()):
         with tab:
-            _gallery(images, indices, [captions[i] for i in indices])
-    st.caption("Each picture is a real test digit with its true label and every model's answer under it.")
+            _gallery(images, indices, [compare.mistake_caption(i, predictions, labels, name) for i in indices])
+    st.caption("Real test digits this model misreads, with the true digit and the model's answer.")
     st.subheader("Digits the models disagree on")
     split = compare.disagreements(predictions)
-    _gallery(images, split, [captions[i] for i in split])
-    st.caption("Where one network sees a different digit than another: often sloppy or unusual handwriting.")
+    _gallery(images, split, [compare.mistake_caption(i, predictions, labels) for i in split])
+    st.caption(f"Where the networks do not all give the same answer. Under each picture: the true digit, then the "
+               f"answers of the {' / '.join(predictions)}. Often sloppy or unusual handwriting.")
 
     st.header("Training curves")
     st.caption("Loss (lower is better) and accuracy per pass over the training data, on the training digits and "

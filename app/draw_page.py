@@ -7,7 +7,14 @@ import streamlit as st
 
 from app.logic.activations import activation_grids
 from app.logic.charts import probability_chart
-from app.logic.digits import DigitResult, crop_box_image, predict_digit, predict_drawing, predict_photo_digit
+from app.logic.digits import (
+    DigitResult,
+    crop_box_image,
+    predict_digit,
+    predict_drawing,
+    predict_photo_digit,
+    scaled_step_image,
+)
 from app.logic.images import grey_to_rgb
 from app.shared import digit_models
 from models.classifiers import Classifier
@@ -47,7 +54,7 @@ def _draw_input(models: dict[str, Classifier]) -> DigitResult | None:
         update_streamlit=True,
         key=f"canvas_{st.session_state['canvas_generation']}",
     )
-    st.button("Clear the canvas", on_click=_clear_canvas, key="clear_canvas", icon="🧽")
+    st.button("Clear the canvas", on_click=_clear_canvas, key="clear_canvas", icon=":material/ink_eraser:")
     st.caption("Draw one digit, big, in the middle. The arrows under the canvas undo and redo strokes.")
     return predict_drawing(models, canvas.image_data)
 
@@ -61,7 +68,7 @@ def _sample_input(models: dict[str, Classifier]) -> DigitResult:
         st.session_state["sample_index"] = int(np.random.default_rng().integers(len(images)))
 
     index = st.number_input("Sample number (0-499)", 0, len(images) - 1, key="sample_index", step=1)
-    st.button("Random digit", on_click=pick_random, key="random_sample", icon="🎲")
+    st.button("Random digit", on_click=pick_random, key="random_sample", icon=":material/casino:")
     st.caption(f"A real handwritten digit from the MNIST test set, which no model saw in training: a {labels[index]}.")
     return predict_digit(models, images[int(index)])
 
@@ -79,7 +86,7 @@ def _upload_input(models: dict[str, Classifier]) -> DigitResult | None:
     try:
         rgb = load_photo(upload.getvalue())
     except InvalidImageError as e:
-        st.error(f"Could not use this file: {e}", icon="🚫")
+        st.error(f"Could not use this file: {e}", icon=":material/block:")
         return None
     result = predict_photo_digit(models, rgb)
     if result is None:
@@ -92,9 +99,9 @@ def _show_predictions(result: DigitResult) -> None:
         column.metric(p.name, str(p.digit), delta=f"{p.confidence:.0%} sure", delta_color="off", delta_arrow="off",
                       border=True)
     if result.agree:
-        st.success(result.verdict(), icon="✅")
+        st.success(result.verdict(), icon=":material/check_circle:")
     else:
-        st.warning(result.verdict(), icon="🤔")
+        st.warning(result.verdict(), icon=":material/help:")
     st.altair_chart(probability_chart(result.predictions), key="probabilities")
     st.caption(
         "Each model's probability for every digit, side by side. A tall bar means the model is sure; bars spread "
@@ -113,8 +120,8 @@ def _show_what_model_sees(result: DigitResult) -> None:
         return
     cols = st.columns(3)
     cols[0].image(crop_box_image(steps), caption="1 · your drawing, ink box in orange", width=140)
-    cols[1].image(grey_to_rgb(steps.scaled, 100), caption=f"2 · cropped, longest side 20 px ({steps.scaled.shape[1]}"
-                  f" × {steps.scaled.shape[0]})", width=140)
+    cols[1].image(scaled_step_image(steps), caption=f"2 · cut to the ink, longer side 20 px "
+                  f"({steps.scaled.shape[1]} × {steps.scaled.shape[0]})", width=140)
     cols[2].image(grey_to_rgb(steps.digit), caption="3 · centred by its centre of mass in 28 × 28", width=140)
     st.caption(
         "The drawing is shrunk exactly the way MNIST's digits were made: cut to the ink, scaled so the longer side "
@@ -143,7 +150,7 @@ def _show_activations(result: DigitResult) -> None:
 
 def render() -> None:
     """The page: input on the left, the models' answers on the right, then preprocessing and activations."""
-    st.title("✏️ Draw a digit")
+    st.title("Draw a digit")
     st.caption("Three neural networks trained on 60,000 handwritten digits read your drawing at the same time.")
     models = digit_models()
     if not models:
@@ -161,7 +168,7 @@ def render() -> None:
         if result is None:
             if source == SOURCES[0]:
                 st.info("Draw a digit from 0 to 9 on the black square: the predictions appear as soon as you lift "
-                        "the pen.", icon="👈")
+                        "the pen.", icon=":material/gesture:")
             return
         _show_predictions(result)
     _show_what_model_sees(result)

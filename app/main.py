@@ -16,11 +16,11 @@ from app import compare_page, draw_page, pets_page  # noqa: E402
 
 
 def main() -> None:
-    st.set_page_config(page_title="Neural network playground", page_icon="🧠", layout="wide")
+    st.set_page_config(page_title="Neural network playground", page_icon=":material/neurology:", layout="wide")
     pages = [
-        st.Page(draw_page.render, title="Draw a digit", icon="✏️", url_path="draw", default=True),
-        st.Page(pets_page.render, title="Cat or dog?", icon="🐱", url_path="pets"),
-        st.Page(compare_page.render, title="Compare the models", icon="📊", url_path="compare"),
+        st.Page(draw_page.render, title="Draw a digit", icon=":material/draw:", url_path="draw", default=True),
+        st.Page(pets_page.render, title="Cat or dog?", icon=":material/pets:", url_path="pets"),
+        st.Page(compare_page.render, title="Compare the models", icon=":material/leaderboard:", url_path="compare"),
     ]
     st.navigation(pages).run()
 

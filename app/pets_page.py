@@ -37,19 +37,19 @@ def _photo() -> np.ndarray | None:
             help="JPEG, PNG, WebP, BMP or GIF (its first frame), up to 20 MB.",
         )
         if upload is None:
-            st.info("Upload a photo of a cat or a dog, or pick one of the examples.", icon="📷")
+            st.info("Upload a photo of a cat or a dog, or pick one of the examples.", icon=":material/photo_camera:")
             return None
         data = upload.getvalue()
     try:
         return load_photo(data)
     except InvalidImageError as e:
-        st.error(f"Could not use this file: {e}", icon="🚫")
+        st.error(f"Could not use this file: {e}", icon=":material/block:")
         return None
 
 
 def render() -> None:
     """The page: choose a photo, then prediction and Grad-CAM side by side, then feature maps per block."""
-    st.title("🐱 Cat or dog?")
+    st.title("Cat or dog?")
     st.caption("A convolutional network trained on 20,000 photos of cats and dogs looks at yours.")
     clf = pet_model()
     if clf is None:
@@ -59,15 +59,16 @@ def render() -> None:
         return
     with st.spinner("Looking at the photo…"):
         result = analyse_photo(clf, photo)
-    left, right = st.columns(2, gap="large")
-    with left:
-        st.metric(clf.name, result.label, delta=f"{result.confidence:.0%} sure", delta_color="off",
-                  delta_arrow="off", border=True)
+    top_left, top_right = st.columns([1, 2], gap="large", vertical_alignment="center")
+    top_left.metric(clf.name, result.label, delta=f"{result.confidence:.0%} sure", delta_color="off",
+                    delta_arrow="off", border=True)
+    with top_right:
         st.altair_chart(class_probability_chart(result.class_names, result.probabilities), key="pet_probabilities")
         accuracy, split = accuracy_of(clf.describe())
-        acc_text = f" It is right on {accuracy:.1%} of the {split} photos." if accuracy is not None else ""
-        st.caption(f"How sure the network is for each class; the two add up to 100%.{acc_text}")
-        st.image(photo, caption="Your photo", width="stretch")
+        acc_text = f" The network is right on {accuracy:.1%} of its {split} photos." if accuracy is not None else ""
+        st.caption(f"How sure the network is of each answer; the bars add up to 100%.{acc_text}")
+    left, right = st.columns(2, gap="large")
+    left.image(photo, caption="Your photo", width="stretch")
     with right:
         st.image(result.overlay, caption=f"Grad-CAM: where the network looked to decide “{result.label}”",
                  width="stretch")

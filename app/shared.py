@@ -39,7 +39,7 @@ def digit_models() -> dict[str, Classifier]:
     for spec in DIGIT_MODELS:
         loaded = loaded_model(spec)
         if loaded.classifier is None:
-            st.error(loaded.problem(), icon="⚠️")
+            st.error(loaded.problem(), icon=":material/warning:")
         else:
             models[spec.key] = loaded.classifier
     return models
@@ -49,5 +49,5 @@ def pet_model() -> Classifier | None:
     """The cats-vs-dogs model, or None after showing why it is unavailable."""
     loaded = loaded_model(PET_MODEL)
     if loaded.classifier is None:
-        st.warning(loaded.problem(), icon="🐾")
+        st.warning(loaded.problem(), icon=":material/warning:")
     return loaded.classifier

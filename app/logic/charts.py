@@ -46,12 +46,12 @@ def class_probability_chart(class_names: Sequence[str], probabilities: np.ndarra
         alt.Chart(data)
         .mark_bar()
         .encode(
-            y=alt.Y("class:N", title=None),
+            y=alt.Y("class:N", title=None, axis=alt.Axis(labelFontSize=14)),
             x=alt.X("probability:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
             color=alt.Color("class:N", legend=None),
             tooltip=["class", alt.Tooltip("probability:Q", format=".1%")],
         )
-        .properties(height=90)
+        .properties(height=alt.Step(36))
     )
 
 
@@ -68,7 +68,7 @@ def confusion_chart(matrix: np.ndarray, class_names: Sequence[str], title: str) 
     # Log-ish colour so the few mistakes are visible next to the large diagonal counts.
     base = alt.Chart(data, title=title).encode(
         x=alt.X("predicted:N", sort=list(class_names), axis=alt.Axis(labelAngle=0)),
-        y=alt.Y("true:N", sort=list(class_names)),
+        y=alt.Y("true:N", sort=list(class_names), axis=alt.Axis(labelOverlap=False)),
     )
     cells = base.mark_rect().encode(
         color=alt.Color("count:Q", scale=alt.Scale(type="symlog", scheme="blues"), legend=None),
@@ -79,7 +79,7 @@ def confusion_chart(matrix: np.ndarray, class_names: Sequence[str], title: str) 
         text=alt.condition(alt.datum.count > 0, "count:Q", alt.value("")),
         color=alt.condition(alt.datum.count > threshold, alt.value("white"), alt.value("black")),
     )
-    return (cells + text).properties(height=260)
+    return (cells + text).properties(height=280)
 
 
 def per_class_chart(reports: Mapping[str, Mapping[str, object]]) -> alt.Chart:
@@ -110,14 +110,17 @@ def per_class_chart(reports: Mapping[str, Mapping[str, object]]) -> alt.Chart:
 def history_chart(history: pd.DataFrame, metric: str, title: str) -> alt.Chart:
     """Training vs validation curve of one metric ("loss" or "accuracy") per epoch."""
     data = history[history["metric"] == metric]
+    # Loss on a log axis: its fall after the first epoch stays visible instead of hugging zero.
+    scale = alt.Scale(type="log") if metric == "loss" else alt.Scale(zero=False)
     return (
         alt.Chart(data, title=title)
         .mark_line(point=True)
         .encode(
             x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1)),
-            y=alt.Y("value:Q", title=metric, scale=alt.Scale(zero=False)),
-            color=alt.Color("split:N", legend=alt.Legend(orient="top", title=None)),
+            y=alt.Y("value:Q", title=metric, scale=scale),
+            # Legend on the right: a top legend squeezes line charts to a sliver in Streamlit's layout.
+            color=alt.Color("split:N", legend=alt.Legend(title=None)),
             tooltip=["epoch", "split", alt.Tooltip("value:Q", format=".4f")],
         )
-        .properties(height=200)
+        .properties(height=240)
     )

@@ -43,7 +43,10 @@ def accuracy_of(description: Mapping[str, Any]) -> tuple[float | None, str]:
 
 
 def model_table(classifiers: Mapping[str, Classifier], latencies_ms: Mapping[str, float]) -> pd.DataFrame:
-    """One row per model: name, task, architecture, parameters, checkpoint size, accuracy, training time, latency."""
+    """One row per model: name, parameters, checkpoint size, accuracy, training time, latency, task, architecture.
+
+    The long architecture text comes last so the numbers stay visible on narrow screens.
+    """
     rows = []
     for key, clf in classifiers.items():
         d = clf.describe()
@@ -51,14 +54,14 @@ def model_table(classifiers: Mapping[str, Classifier], latencies_ms: Mapping[str
         rows.append(
             {
                 "Model": clf.name,
-                "Task": "digits" if clf.class_names == [str(i) for i in range(10)] else " vs ".join(clf.class_names),
-                "Architecture": d["architecture"],
                 "Parameters": int(d["parameters"]),
                 "Checkpoint (MB)": round(d["checkpoint"]["bytes"] / 1e6, 2),
                 "Accuracy (%)": None if accuracy is None else round(100 * accuracy, 2),
                 "Measured on": split,
                 "Training time (min)": round(float(d["training"].get("wall_time_s", float("nan"))) / 60, 1),
                 "Latency (ms)": round(float(latencies_ms[key]), 2) if key in latencies_ms else None,
+                "Task": "digits" if clf.class_names == [str(i) for i in range(10)] else " vs ".join(clf.class_names),
+                "Architecture": d["architecture"],
             }
         )
     return pd.DataFrame(rows)
@@ -86,9 +89,13 @@ def disagreements(predictions: Mapping[str, np.ndarray]) -> np.ndarray:
     return np.flatnonzero((stacked != stacked[0]).any(axis=0))
 
 
-def mistake_caption(index: int, predictions: Mapping[str, np.ndarray], labels: np.ndarray) -> str:
-    """E.g. "true 4 · NumPy MLP 9 · PyTorch MLP 4 · CNN 4" for one sample."""
-    return " · ".join([f"true {labels[index]}", *(f"{n} {int(p[index])}" for n, p in predictions.items())])
+def mistake_caption(
+    index: int, predictions: Mapping[str, np.ndarray], labels: np.ndarray, model: str | None = None
+) -> str:
+    """Short picture caption: "a 4, read as 9" for one model, or "4: 9 / 4 / 4" (every model's answer, in order)."""
+    if model is not None:
+        return f"a {labels[index]}, read as {int(predictions[model][index])}"
+    return f"{labels[index]}: " + " / ".join(str(int(p[index])) for p in predictions.values())
 
 
 def load_history(checkpoint: Path) -> pd.DataFrame | None:

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from app.logic.images import grey_to_rgb
 from models.classifiers import Classifier
 from models.numpy_mlp import softmax
-from models.preprocessing import DrawingSteps, digit_from_photo, drawing_steps
+from models.preprocessing import DIGIT_BOX, DrawingSteps, digit_from_photo, drawing_steps
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,18 @@ def predict_photo_digit(classifiers: Mapping[str, Classifier], rgb: np.ndarray) 
     if digit is None:
         return None
     return _predict_all(classifiers, digit, start)
+
+
+def scaled_step_image(steps: DrawingSteps) -> np.ndarray:
+    """The cropped, scaled ink (h, w with max 20) centred on a black 20 x 20 square, enlarged, uint8 RGB.
+
+    Padding to a square keeps the true aspect ratio however wide the page shows the picture.
+    """
+    h, w = steps.scaled.shape
+    square = np.zeros((DIGIT_BOX, DIGIT_BOX), np.uint8)
+    top, left = (DIGIT_BOX - h) // 2, (DIGIT_BOX - w) // 2
+    square[top : top + h, left : left + w] = steps.scaled
+    return grey_to_rgb(square, 140)
 
 
 def crop_box_image(steps: DrawingSteps) -> np.ndarray:
