@@ -1,0 +1,253 @@
+"""Every page of the app run headless with ``streamlit.testing.v1.AppTest``.
+
+The drawing canvas is a custom component that AppTest cannot drive, so ``streamlit_drawable_canvas`` is
+replaced by a stand-in module whose ``st_canvas`` returns a prepared drawing (the page imports the module and
+calls ``streamlit_drawable_canvas.st_canvas`` for exactly this reason).
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+import types
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from app.logic import registry
+from models.preprocessing import InvalidImageError, load_photo
+from models.samples import load_digit_sample, pet_examples
+from tests.app_helpers import draw_on_canvas, stroke_canvas
+from tests.conftest import ROOT, require
+
+TIMEOUT = 120  # the first run of a page loads models and scores the sample set on a busy 2-core machine
+
+
+class FakeCanvas:
+    """Stands in for the canvas component: records each call and returns the current drawing."""
+
+    def __init__(self) -> None:
+        self.drawing: np.ndarray | None = None
+        self.calls: list[dict[str, Any]] = []
+
+    def st_canvas(self, **kwargs: Any) -> types.SimpleNamespace:
+        self.calls.append(kwargs)
+        assert kwargs["return_image_data"] is True  # otherwise image_data raises in the real component
+        return types.SimpleNamespace(image_data=self.drawing, json_data=None)
+
+
+@pytest.fixture
+def canvas(monkeypatch) -> FakeCanvas:
+    fake = FakeCanvas()
+    module = types.ModuleType("streamlit_drawable_canvas")
+    module.st_canvas = fake.st_canvas
+    monkeypatch.setitem(sys.modules, "streamlit_drawable_canvas", module)
+    return fake
+
+
+@pytest.fixture
+def pet_checkpoint() -> Path:
+    path = registry.checkpoint_path(registry.PET_MODEL)
+    require(path.exists(), f"pet checkpoint {path} not trained yet (python -m training.train pet_cnn)")
+    return path
+
+
+@pytest.fixture
+def digits_only_dir(tmp_path: Path, monkeypatch) -> Path:
+    """A checkpoint folder holding the digit models but no cats-vs-dogs model."""
+    source = registry.checkpoint_dir()
+    for spec in registry.DIGIT_MODELS:
+        (tmp_path / spec.filename).symlink_to(source / spec.filename)
+    monkeypatch.setenv(registry.CHECKPOINT_ENV, str(tmp_path))
+    return tmp_path
+
+
+def page(module: str) -> AppTest:
+    return AppTest.from_string(f"from app.{module} import render\nrender()\n", default_timeout=TIMEOUT)
+
+
+def png_bytes(array: np.ndarray, fmt: str = "PNG") -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+def load_error(data: bytes) -> str:
+    """The user-facing message load_photo gives for these bytes (the pages must show exactly this)."""
+    with pytest.raises(InvalidImageError) as caught:
+        load_photo(data)
+    return str(caught.value)
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def texts(elements) -> str:
+    return "\n".join(str(e.value) for e in elements)
+
+
+# --- draw page ------------------------------------------------------------------------------------------
+def test_main_opens_on_the_draw_page_with_a_prompt(canvas: FakeCanvas) -> None:
+    at = AppTest.from_file(str(ROOT / "app" / "main.py"), default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert at.title[0].value == "Draw a digit"
+    assert len(at.metric) == 0  # an empty canvas shows a prompt, not a prediction
+    assert "Draw a digit from 0 to 9" in texts(at.info)
+    assert canvas.calls and canvas.calls[-1]["width"] == 280 and canvas.calls[-1]["stroke_color"] == "#FFFFFF"
+
+
+def test_drawing_a_one_shows_every_model(canvas: FakeCanvas) -> None:
+    canvas.drawing = stroke_canvas([(150, 40), (146, 140), (142, 240)], 20)
+    at = page("draw_page").run()
+    assert not at.exception
+    shown = metrics(at)
+    assert list(shown) == ["NumPy MLP", "PyTorch MLP", "CNN"]
+    assert all(v in [str(d) for d in range(10)] for v in shown.values())
+    assert shown["CNN"] == "1"
+    assert all(m.delta.endswith("% sure") for m in at.metric)
+    assert "say 1" in texts(at.success) or "disagree" in texts(at.warning)
+    assert "Server time for preprocessing and all 3 models" in texts(at.caption)
+    assert at.subheader.values == ["What the models see", "Inside the networks"]
+    assert len(at.tabs) == 3  # one tab of activation grids per model
+
+
+def test_pen_width_and_clear_button(canvas: FakeCanvas) -> None:
+    canvas.drawing = stroke_canvas([(150, 40), (142, 240)], 20)
+    at = page("draw_page").run()
+    at.slider(key="stroke_width").set_value(30).run()
+    assert canvas.calls[-1]["stroke_width"] == 30
+    key_before = canvas.calls[-1]["key"]
+    canvas.drawing = None  # a fresh canvas has no drawing
+    at.button(key="clear_canvas").click().run()
+    assert not at.exception
+    assert canvas.calls[-1]["key"] != key_before  # a new key mounts an empty canvas
+    assert len(at.metric) == 0 and "Draw a digit from 0 to 9" in texts(at.info)
+
+
+def test_disagreement_is_flagged_or_agreement_confirmed(canvas: FakeCanvas) -> None:
+    """Whatever the drawing, the verdict matches the metrics: success when they agree, warning otherwise."""
+    images, _, _ = load_digit_sample()
+    for drawing in (draw_on_canvas(images[5]), stroke_canvas([(60, 60), (220, 220), (60, 220), (220, 60)], 30)):
+        canvas.drawing = drawing
+        at = page("draw_page").run()
+        values = set(metrics(at).values())
+        if len(values) == 1:
+            assert f"All 3 models say {values.pop()}." in texts(at.success)
+        else:
+            assert "The models disagree" in texts(at.warning)
+
+
+def test_pick_a_sample_digit(canvas: FakeCanvas, digit_classifiers) -> None:
+    images, labels, _ = load_digit_sample()
+    at = page("draw_page").run()
+    at.radio(key="digit_source").set_value("Pick a real MNIST digit").run()
+    at.number_input(key="sample_index").set_value(123).run()
+    assert not at.exception
+    expected = {clf.name: str(int(clf.predict(images[123])[0])) for clf in digit_classifiers.values()}
+    assert metrics(at) == expected
+    assert f"a {labels[123]}." in texts(at.caption)
+    at.button(key="random_sample").click().run()
+    assert not at.exception and len(at.metric) == 3
+
+
+def test_upload_a_handwritten_digit(canvas: FakeCanvas) -> None:
+    images, labels, _ = load_digit_sample()
+    index = int(np.flatnonzero(labels == 3)[0])
+    paper = 255 - np.kron(images[index], np.ones((10, 10), np.uint8))  # dark ink on white paper
+    at = page("draw_page").run()
+    at.radio(key="digit_source").set_value("Upload a picture").run()
+    assert "Upload a picture of a single handwritten digit" in texts(at.info)
+    at.file_uploader(key="digit_upload").upload("three.jpg", png_bytes(np.stack([paper] * 3, -1), "JPEG"),
+                                                "image/jpeg").run()
+    assert not at.exception
+    assert metrics(at)["CNN"] == "3"
+
+
+def test_bad_and_blank_digit_uploads_show_messages(canvas: FakeCanvas) -> None:
+    at = page("draw_page").run()
+    at.radio(key="digit_source").set_value("Upload a picture").run()
+    junk = b"\x89PNG but then nothing an image decoder can use" * 3
+    at.file_uploader(key="digit_upload").upload("notes.png", junk, "image/png").run()
+    assert not at.exception and len(at.metric) == 0
+    assert texts(at.error) == f"Could not use this file: {load_error(junk)}"
+    at.file_uploader(key="digit_upload").set_value(("blank.png", png_bytes(np.full((50, 50), 250, np.uint8)),
+                                                    "image/png")).run()
+    assert not at.exception and "looks blank" in texts(at.warning)
+
+
+def test_missing_digit_checkpoint_keeps_the_others(canvas: FakeCanvas, tmp_path: Path, monkeypatch) -> None:
+    (tmp_path / "digit_cnn.safetensors").symlink_to(registry.checkpoint_dir() / "digit_cnn.safetensors")
+    monkeypatch.setenv(registry.CHECKPOINT_ENV, str(tmp_path))
+    canvas.drawing = stroke_canvas([(150, 40), (142, 240)], 20)
+    at = page("draw_page").run()
+    assert not at.exception
+    errors = texts(at.error)
+    assert "python -m training.train numpy_mlp" in errors and "python -m training.train torch_mlp" in errors
+    assert list(metrics(at)) == ["CNN"]
+
+
+# --- cats page ------------------------------------------------------------------------------------------
+def test_pets_page_example_photo(pet_checkpoint: Path) -> None:
+    at = page("pets_page").run()
+    assert not at.exception
+    (label, value), = metrics(at).items()
+    assert label == "Cats-vs-dogs CNN" and value in ("cat", "dog")
+    assert "Grad-CAM" in texts(at.caption) and at.subheader.values == ["Feature maps, block by block"]
+    at.selectbox(key="pet_example").select_index(len(pet_examples()) - 1).run()
+    assert not at.exception and len(at.metric) == 1
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "WEBP", "BMP", "GIF"])
+def test_pets_page_uploads(pet_checkpoint: Path, fmt: str) -> None:
+    photo = np.asarray(Image.open(pet_examples()[0][0]).convert("RGB"))
+    at = page("pets_page").run()
+    at.radio(key="pet_source").set_value("Upload a photo").run()
+    assert len(at.metric) == 0 and "Upload a photo of a cat or a dog" in texts(at.info)
+    at.file_uploader(key="pet_upload").upload(f"pet.{fmt.lower()}", png_bytes(photo, fmt), "image/*").run()
+    assert not at.exception
+    assert metrics(at)["Cats-vs-dogs CNN"] in ("cat", "dog")
+
+
+def test_pets_page_bad_file_then_recovers(pet_checkpoint: Path) -> None:
+    at = page("pets_page").run()
+    at.radio(key="pet_source").set_value("Upload a photo").run()
+    at.file_uploader(key="pet_upload").upload("cat.jpg", b"<html><body>not a cat</body></html>", "image/jpeg").run()
+    assert not at.exception and len(at.metric) == 0
+    assert texts(at.error) == f"Could not use this file: {load_error(b'<html><body>not a cat</body></html>')}"
+    good = pet_examples()[0][0].read_bytes()
+    at.file_uploader(key="pet_upload").set_value(("cat.jpg", good, "image/jpeg")).run()
+    assert not at.exception and len(at.error) == 0 and len(at.metric) == 1
+
+
+def test_missing_pet_checkpoint_shows_the_training_command(canvas: FakeCanvas, digits_only_dir: Path) -> None:
+    at = page("pets_page").run()
+    assert not at.exception and len(at.metric) == 0
+    assert "python -m training.train pet_cnn" in texts(at.warning)
+    canvas.drawing = stroke_canvas([(150, 40), (142, 240)], 20)
+    draw = page("draw_page").run()  # the digit pages keep working
+    assert not draw.exception and len(draw.metric) == 3
+
+
+# --- compare page ---------------------------------------------------------------------------------------
+def test_compare_page(digits_only_dir: Path) -> None:
+    at = page("compare_page").run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert list(table["Model"]) == ["NumPy MLP", "PyTorch MLP", "CNN"]
+    assert (table["Latency (ms)"] > 0).all() and (table["Accuracy (%)"] > 98).all()
+    assert "python -m training.train pet_cnn" in texts(at.warning)  # the missing model is named, not fatal
+    assert at.header.values == ["On 500 real test digits", "Training curves", "What the first layer learned"]
+    assert len(at.caption) >= 8  # every visual carries its caption
+    assert len(at.tabs) == 3
+
+
+def test_compare_page_with_every_model(pet_checkpoint: Path) -> None:
+    at = page("compare_page").run()
+    assert not at.exception
+    assert list(at.dataframe[0].value["Model"]) == ["NumPy MLP", "PyTorch MLP", "CNN", "Cats-vs-dogs CNN"]
+    assert len(at.warning) == 0
