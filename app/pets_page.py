@@ -9,6 +9,7 @@ import streamlit as st
 
 from app.logic.charts import class_probability_chart
 from app.logic.compare import accuracy_of
+from app.logic.digits import confidence_text
 from app.logic.pets import MAX_MAPS_SHOWN, analyse_photo
 from app.shared import pet_model
 from models.preprocessing import InvalidImageError, load_photo
@@ -60,7 +61,7 @@ def render() -> None:
     with st.spinner("Looking at the photo…"):
         result = analyse_photo(clf, photo)
     top_left, top_right = st.columns([1, 2], gap="large", vertical_alignment="center")
-    top_left.metric(clf.name, result.label, delta=f"{result.confidence:.0%} sure", delta_color="off",
+    top_left.metric(clf.name, result.label, delta=confidence_text(result.confidence), delta_color="off",
                     delta_arrow="off", border=True)
     with top_right:
         st.altair_chart(class_probability_chart(result.class_names, result.probabilities), key="pet_probabilities")

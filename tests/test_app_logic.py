@@ -122,6 +122,12 @@ def test_verdict_says_when_models_disagree() -> None:
     assert not split.agree and split.verdict() == "The models disagree: A says 3, B says 8."
 
 
+def test_confidence_text() -> None:
+    assert digits.confidence_text(0.874) == "87% sure"
+    assert digits.confidence_text(0.9949) == "99% sure"
+    assert digits.confidence_text(0.9996) == "over 99% sure"
+
+
 def test_preprocessing_step_pictures(digit_classifiers) -> None:
     canvas = stroke_canvas([(150, 40), (140, 240)], 20)
     steps = digits.predict_drawing(digit_classifiers, canvas).steps
@@ -297,7 +303,7 @@ def test_pet_first_layer_filters_are_rgb(pet_clf) -> None:
 def test_charts_build(digit_classifiers, digit_sample) -> None:
     images_, labels = digit_sample
     result = digits.predict_digit(digit_classifiers, images_[0])
-    chart = charts.probability_chart(result.predictions)
+    chart = charts.probability_chart({p.name: p.probabilities for p in result.predictions})
     spec = chart.to_dict()
     rows = next(iter(spec["datasets"].values()))
     assert len(rows) == 30 and {r["model"] for r in rows} == {"NumPy MLP", "PyTorch MLP", "CNN"}

@@ -98,6 +98,7 @@ def test_main_opens_on_the_draw_page_with_a_prompt(canvas: FakeCanvas) -> None:
     assert at.title[0].value == "Draw a digit"
     assert len(at.metric) == 0  # an empty canvas shows a prompt, not a prediction
     assert "Draw a digit from 0 to 9" in texts(at.info)
+    assert len(at.success) == 0 and len(at.warning) == 0  # no verdict either
     assert canvas.calls and canvas.calls[-1]["width"] == 280 and canvas.calls[-1]["stroke_color"] == "#FFFFFF"
 
 
@@ -109,7 +110,7 @@ def test_drawing_a_one_shows_every_model(canvas: FakeCanvas) -> None:
     assert list(shown) == ["NumPy MLP", "PyTorch MLP", "CNN"]
     assert all(v in [str(d) for d in range(10)] for v in shown.values())
     assert shown["CNN"] == "1"
-    assert all(m.delta.endswith("% sure") for m in at.metric)
+    assert all(m.delta.endswith("% sure") and "100%" not in m.delta for m in at.metric)
     assert "say 1" in texts(at.success) or "disagree" in texts(at.warning)
     assert "Server time for preprocessing and all 3 models" in texts(at.caption)
     assert at.subheader.values == ["What the models see", "Inside the networks"]

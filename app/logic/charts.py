@@ -12,19 +12,20 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from app.logic.digits import DigitPrediction
 
+def probability_chart(probabilities: Mapping[str, np.ndarray]) -> alt.Chart:
+    """Grouped bars: for each digit 0-9, one bar per model with its probability, so models compare at a glance.
 
-def probability_chart(predictions: Sequence[DigitPrediction]) -> alt.Chart:
-    """Grouped bars: for each digit 0-9, one bar per model with its probability, so models compare at a glance."""
+    probabilities: model name -> float (10,). All zeros draws the empty frame shown before the first drawing.
+    """
     data = pd.DataFrame(
         [
-            {"digit": str(d), "model": p.name, "probability": float(p.probabilities[d])}
-            for p in predictions
-            for d in range(len(p.probabilities))
+            {"digit": str(d), "model": name, "probability": float(p[d])}
+            for name, p in probabilities.items()
+            for d in range(len(p))
         ]
     )
-    order = [p.name for p in predictions]
+    order = list(probabilities)
     return (
         alt.Chart(data)
         .mark_bar()

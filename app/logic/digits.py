@@ -59,6 +59,11 @@ class DigitResult:
         return f"The models disagree: {votes}."
 
 
+def confidence_text(probability: float) -> str:
+    """"87% sure"; never "100% sure" for a probability that only rounds to 1 (no network is ever certain)."""
+    return "over 99% sure" if probability >= 0.995 else f"{probability:.0%} sure"
+
+
 def predict_one(clf: Classifier, digit: np.ndarray) -> DigitPrediction:
     """Run one model on one uint8 (28, 28) digit; one forward pass yields activations and probabilities."""
     acts = clf.activations(digit[None])  # batch of 1: every layer is (1, ...)
