@@ -64,12 +64,31 @@ def _chromium_version() -> str:
         return "unknown"
 
 
-def machine(load_before: tuple[float, float, float], load_after: tuple[float, float, float]) -> dict[str, object]:
+def cpu_busy(seconds: float = 2.0) -> float | None:
+    """Fraction of all CPUs' time spent busy over the next ``seconds`` (from /proc/stat): how much other work,
+    e.g. a training run, competes with the load test. The load average lags by minutes, so it is not used."""
+
+    def sample() -> tuple[int, int]:
+        fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+        idle = fields[3] + fields[4]  # idle + iowait
+        return sum(fields) - idle, sum(fields)
+
+    try:
+        busy0, total0 = sample()
+        time.sleep(seconds)
+        busy1, total1 = sample()
+    except (OSError, ValueError, IndexError):
+        return None
+    return round((busy1 - busy0) / max(1, total1 - total0), 2)
+
+
+def machine(
+    busy_before: float | None, load_before: tuple[float, float, float], load_after: tuple[float, float, float]
+) -> dict[str, object]:
     """What the figures were measured on, including how busy the CPUs already were."""
     import streamlit
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    busy = load_before[0] > 0.5 * (cores or 1)
     return {
         "cpu": _cpu_model(),
         "cores": cores,
@@ -80,7 +99,8 @@ def machine(load_before: tuple[float, float, float], load_after: tuple[float, fl
         "browser": _chromium_version(),
         "load_avg_1m_before": round(load_before[0], 2),
         "load_avg_1m_after": round(load_after[0], 2),
-        "shared_cpu": busy,
+        "cpu_busy_before": busy_before,
+        "shared_cpu": busy_before is not None and busy_before > 0.25,
         "server_env": {k: os.environ[k] for k in ("OMP_NUM_THREADS", "PLAYGROUND_TORCH_THREADS") if k in os.environ},
     }
 
@@ -90,14 +110,14 @@ def machine(load_before: tuple[float, float, float], load_after: tuple[float, fl
 def test_twenty_users_draw_and_upload_at_once(tmp_path: Path) -> None:
     assert len(PET_PHOTOS) >= 2, "samples/pets/*.jpg are the photos the users upload"
     log = tmp_path / "server.log"
-    load_before = os.getloadavg()
+    busy_before, load_before = cpu_busy(), os.getloadavg()
     with running_app(log=log) as url:
         report = asyncio.run(run_load(url, SESSIONS, timeout_s=ACTION_TIMEOUT_S))
     load_after = os.getloadavg()
 
     figures = {
         **report.summary(),
-        "machine": machine(load_before, load_after),
+        "machine": machine(busy_before, load_before, load_after),
         "checkpoints": os.environ.get(CHECKPOINT_ENV) or "checkpoints/ (committed)",
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "method": (
