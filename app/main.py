@@ -13,12 +13,15 @@ if str(ROOT) not in sys.path:
 import streamlit as st  # noqa: E402
 
 from app import compare_page, draw_page, pets_page  # noqa: E402
+from models.runtime import configure_torch_threads  # noqa: E402
 
 
 def main() -> None:
+    # Every script run is a thread of its own and torch's thread count is per thread: set it on each run.
+    configure_torch_threads()
     st.set_page_config(page_title="Neural network playground", page_icon=":material/neurology:", layout="wide")
     pages = [
-        st.Page(draw_page.render, title="Draw a digit", icon=":material/draw:", url_path="draw", default=True),
+        st.Page(draw_page.render, title="Draw a digit", icon=":material/draw:", default=True),
         st.Page(pets_page.render, title="Cat or dog?", icon=":material/pets:", url_path="pets"),
         st.Page(compare_page.render, title="Compare the models", icon=":material/leaderboard:", url_path="compare"),
     ]
