@@ -152,7 +152,7 @@ def _show_activations(result: DigitResult) -> None:
 def render() -> None:
     """The page: input on the left, the models' answers on the right, then preprocessing and activations."""
     st.title("Draw a digit")
-    st.caption("Three neural networks trained on 60,000 handwritten digits read your drawing at the same time.")
+    st.caption("Three neural networks trained on 55,000 handwritten MNIST digits read your drawing at the same time.")
     models = digit_models()
     if not models:
         st.stop()
