@@ -54,14 +54,9 @@ def machine() -> dict[str, Any]:
     import PIL
     import torch
 
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    from training.common import cpu_name
+
+    cpu = cpu_name()
     versions = {
         "python": platform.python_version(),
         "numpy": np.__version__,

@@ -82,6 +82,12 @@ def history_path(checkpoint: str | os.PathLike) -> Path:
     return p.with_name(p.name.split(".")[0] + ".history.json")
 
 
+def eval_path(checkpoint: str | os.PathLike) -> Path:
+    """checkpoints/x.safetensors -> checkpoints/x.eval.json (the saved ``python -m training.evaluate --save``)."""
+    p = Path(checkpoint)
+    return p.with_name(p.name.split(".")[0] + ".eval.json")
+
+
 def write_history(checkpoint: str | os.PathLike, history: dict[str, Any]) -> Path:
     path = history_path(checkpoint)
     write_json_atomic(path, history)
@@ -103,17 +109,20 @@ def epoch_line(epoch: int, epochs: int, record: dict[str, float]) -> str:
     return "  ".join(parts)
 
 
-def machine_description() -> str:
-    """E.g. "CPU: Intel(R) Xeon(R) Processor, 2 threads" (where training ran, for describe())."""
-    name = "unknown CPU"
+def cpu_name() -> str:
+    """The CPU's model name from /proc/cpuinfo, e.g. "Intel(R) Xeon(R) Processor"."""
     try:
         for line in open("/proc/cpuinfo"):
             if line.startswith("model name"):
-                name = line.split(":", 1)[1].strip()
-                break
+                return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return f"CPU: {name}, {len(os.sched_getaffinity(0))} threads"
+    return "unknown CPU"
+
+
+def machine_description() -> str:
+    """E.g. "CPU: Intel(R) Xeon(R) Processor, 2 threads" (where training ran, for describe())."""
+    return f"CPU: {cpu_name()}, {len(os.sched_getaffinity(0))} threads"
 
 
 def training_meta(args: argparse.Namespace, wall_time_s: float, **extra: Any) -> dict[str, Any]:
