@@ -12,6 +12,7 @@ from app.logic.compare import accuracy_of
 from app.logic.digits import confidence_text
 from app.logic.pets import MAX_MAPS_SHOWN, analyse_photo
 from app.shared import pet_model
+from models.classifiers import Classifier
 from models.preprocessing import InvalidImageError, load_photo
 from models.samples import pet_examples
 
@@ -48,11 +49,19 @@ def _photo() -> np.ndarray | None:
         return None
 
 
+def _intro(clf: Classifier | None) -> str:
+    """The page's one-line introduction, with the training-set size read from the checkpoint (when it says)."""
+    images = (clf.describe().get("training") or {}).get("train_images") if clf is not None else None
+    if isinstance(images, int) and images > 0:
+        return f"A convolutional network trained on {images:,} photos of cats and dogs looks at yours."
+    return "A convolutional network trained on photos of cats and dogs looks at yours."
+
+
 def render() -> None:
     """The page: choose a photo, then prediction and Grad-CAM side by side, then feature maps per block."""
     st.title("Cat or dog?")
-    st.caption("A convolutional network trained on 20,000 photos of cats and dogs looks at yours.")
     clf = pet_model()
+    st.caption(_intro(clf))
     if clf is None:
         return
     photo = _photo()

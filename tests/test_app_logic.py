@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from app.logic import activations, charts, compare, digits, images, pets, registry
+from models.checkpoint import sha256_of
 from models.preprocessing import load_photo
 from models.samples import pet_examples
 from tests.app_helpers import draw_on_canvas, stroke_canvas
@@ -283,6 +284,63 @@ def test_training_history(tmp_path: Path) -> None:
     assert compare.load_history(tmp_path / "bad.safetensors") is None
 
 
+def test_committed_eval_reports_match_the_committed_checkpoints() -> None:
+    """Every committed checkpoint has a saved full-test-set evaluation made from exactly its bytes.
+
+    Fails after a retrain until ``python -m training.evaluate checkpoints/<file> --save`` is run again.
+    """
+    sizes = {"digits": 10_000, "pets": 1_999}
+    for spec in registry.ALL_MODELS:
+        path = registry.checkpoint_path(spec)
+        clf = registry.load_model(spec, path).classifier
+        assert clf is not None, spec.filename
+        report = compare.load_eval_report(path, sha256_of(path), clf.class_names)
+        assert report.ok, report.message()
+        assert report.data is not None and report.data["n"] == sizes[spec.task]
+        right = np.trace(np.asarray(report.data["confusion_matrix"]))
+        assert right == round(report.data["accuracy"] * report.data["n"])
+        assert list(report.data["per_class_accuracy"]) == clf.class_names
+        accuracy, _ = compare.accuracy_of(clf.describe())  # what training measured on the same set
+        assert report.data["accuracy"] == pytest.approx(accuracy, abs=1e-4)
+
+
+def test_eval_report_missing_stale_or_broken(tmp_path: Path) -> None:
+    source = ROOT / "checkpoints" / "digit_cnn.eval.json"
+    saved = json.loads(source.read_text())
+    digits_ = [str(d) for d in range(10)]
+    checkpoint = tmp_path / "digit_cnn.safetensors"  # the report is looked up beside it; the file itself is not read
+
+    missing = compare.load_eval_report(checkpoint, saved["sha256"], digits_)
+    assert not missing.ok and "No saved evaluation" in missing.problem
+    assert f"python -m training.evaluate {checkpoint} --save" in missing.message()
+
+    (tmp_path / "digit_cnn.eval.json").write_text(source.read_text())
+    fresh = compare.load_eval_report(checkpoint, saved["sha256"], digits_)
+    assert fresh.ok and fresh.problem is None and fresh.data["accuracy"] == saved["accuracy"]
+
+    stale = compare.load_eval_report(checkpoint, "0" * 64, digits_)  # the checkpoint was retrained since
+    assert not stale.ok and "older version" in stale.message()
+
+    wrong_classes = compare.load_eval_report(checkpoint, saved["sha256"], ["cat", "dog"])
+    assert not wrong_classes.ok and "does not fit" in wrong_classes.problem
+
+    for broken in ("{not json", "[]", json.dumps({**saved, "confusion_matrix": "x"}), json.dumps({"n": 1})):
+        (tmp_path / "digit_cnn.eval.json").write_text(broken)
+        report = compare.load_eval_report(checkpoint, saved["sha256"], digits_)
+        assert not report.ok and "could not be read" in report.problem, broken
+
+    committed = compare.load_eval_report(ROOT / "checkpoints" / "pet_cnn.safetensors", "0" * 64, ["cat", "dog"])
+    assert committed.command == "python -m training.evaluate checkpoints/pet_cnn.safetensors --save"
+
+
+def test_common_mistakes() -> None:
+    names = ["a", "b", "c"]
+    first = {"confusion_matrix": [[9, 2, 0], [0, 8, 1], [5, 0, 7]]}
+    second = {"confusion_matrix": [[9, 1, 0], [0, 9, 0], [1, 0, 7]]}
+    assert compare.common_mistakes({"x": first, "y": second}, names, 2) == [("c", "a", 6), ("a", "b", 3)]
+    assert compare.common_mistakes({"x": {"confusion_matrix": np.eye(3, dtype=int)}}, names) == []
+
+
 def test_first_layer_weights(digit_classifiers) -> None:
     numpy_w = compare.first_layer_weights(digit_classifiers["numpy_mlp"])
     assert numpy_w.shape == (512, 28, 28)
@@ -313,6 +371,9 @@ def test_charts_build(digit_classifiers, digit_sample) -> None:
     assert isinstance(confusion, alt.LayerChart)
     assert len(next(iter(confusion.to_dict()["datasets"].values()))) == 100
     charts.per_class_chart(reports).to_dict()
+    pets_spec = charts.per_class_chart({"pet": {"per_class_accuracy": {"cat": 0.95, "dog": 0.94}}}, "class").to_dict()
+    assert pets_spec["encoding"]["x"]["title"] == "class"
+    assert [r["class"] for r in next(iter(pets_spec["datasets"].values()))] == ["cat", "dog"]
     history = compare.load_history(ROOT / "checkpoints" / "torch_mlp.safetensors")
     assert history is not None
     for metric in ("loss", "accuracy"):

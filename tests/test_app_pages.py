@@ -8,6 +8,7 @@ calls ``streamlit_drawable_canvas.st_canvas`` for exactly this reason).
 from __future__ import annotations
 
 import io
+import json
 import sys
 import types
 from pathlib import Path
@@ -23,6 +24,7 @@ from models.preprocessing import InvalidImageError, load_photo
 from models.samples import load_digit_sample, pet_examples
 from tests.app_helpers import draw_on_canvas, stroke_canvas
 from tests.conftest import ROOT, require
+from training.common import eval_path, history_path
 
 TIMEOUT = 120  # the first run of a page loads models and scores the sample set on a busy 2-core machine
 
@@ -62,6 +64,9 @@ def digits_only_dir(tmp_path: Path, monkeypatch) -> Path:
     source = registry.checkpoint_dir()
     for spec in registry.DIGIT_MODELS:
         (tmp_path / spec.filename).symlink_to(source / spec.filename)
+        # Its saved full-test-set evaluation and training history go with it, as in checkpoints/.
+        for extra in (eval_path(spec.filename).name, history_path(spec.filename).name):
+            (tmp_path / extra).symlink_to(source / extra)
     monkeypatch.setenv(registry.CHECKPOINT_ENV, str(tmp_path))
     return tmp_path
 
@@ -193,6 +198,20 @@ def test_missing_digit_checkpoint_keeps_the_others(canvas: FakeCanvas, tmp_path:
 
 
 # --- cats page ------------------------------------------------------------------------------------------
+def test_pets_page_names_the_training_set_size(pet_checkpoint: Path) -> None:
+    from app.pets_page import _intro
+    from models import load_classifier
+
+    clf = load_classifier(pet_checkpoint)
+    images = clf.describe()["training"]["train_images"]
+    at = page("pets_page").run()
+    assert not at.exception
+    assert f"trained on {images:,} photos" in at.caption[0].value and "20,000" not in at.caption[0].value
+    clf.meta = {**clf.meta, "training": {}}  # an older checkpoint that does not record it
+    assert _intro(clf) == "A convolutional network trained on photos of cats and dogs looks at yours."
+    assert _intro(None) == _intro(clf)
+
+
 def test_pets_page_example_photo(pet_checkpoint: Path) -> None:
     at = page("pets_page").run()
     assert not at.exception
@@ -235,6 +254,18 @@ def test_missing_pet_checkpoint_shows_the_training_command(canvas: FakeCanvas, d
 
 
 # --- compare page ---------------------------------------------------------------------------------------
+def chart_titles(at: AppTest) -> list[str]:
+    """The title of every Altair chart on the page, in order ("" when untitled); AppTest has no typed
+    accessor for charts, so they are read from the Vega-Lite spec Streamlit sends to the browser."""
+    titles = []
+    for element in at.get("vega_lite_chart"):
+        spec = json.loads(element.proto.spec)
+        # A layered chart (the confusion matrix: cells + counts) carries its title on its layers.
+        layers = [spec, *spec.get("layer", [])]
+        titles.append(next((str(layer["title"]) for layer in layers if "title" in layer), ""))
+    return titles
+
+
 def test_compare_page(digits_only_dir: Path) -> None:
     at = page("compare_page").run()
     assert not at.exception
@@ -242,13 +273,49 @@ def test_compare_page(digits_only_dir: Path) -> None:
     assert list(table["Model"]) == ["NumPy MLP", "PyTorch MLP", "CNN"]
     assert (table["Latency (ms)"] > 0).all() and (table["Accuracy (%)"] > 98).all()
     assert "python -m training.train pet_cnn" in texts(at.warning)  # the missing model is named, not fatal
-    assert at.header.values == ["On 500 real test digits", "Training curves", "What the first layer learned"]
-    assert len(at.caption) >= 8  # every visual carries its caption
+    assert at.header.values == ["On the full test sets", "On 500 real test digits", "Training curves",
+                                "What the first layer learned"]
+    assert at.subheader.values[0] == "Digits" and "Cats vs dogs" not in at.subheader.values
+    assert len(at.info) == 0  # every digit report is there and fresh
+    titles = chart_titles(at)
+    for spec in registry.DIGIT_MODELS:  # one matrix per model, titled with its saved full-test accuracy
+        report = json.loads(eval_path(digits_only_dir / spec.filename).read_text())
+        assert f"{spec.title}: {report['accuracy']:.2%} of 10,000 right" in titles, titles
+    captions = texts(at.caption)
+    assert "10,000 MNIST test digits" in captions and "Most common mistakes" in captions
+    assert "Right out of 500: NumPy MLP" in captions
+    assert len(titles) == 3 + 1 + 3 * 2  # confusion ×3, per-class, 2 curves per model
+    assert len(at.caption) >= 9  # every visual carries its caption
     assert len(at.tabs) == 3
+
+
+def test_compare_page_without_or_with_stale_reports(digits_only_dir: Path) -> None:
+    cnn = json.loads((digits_only_dir / "digit_cnn.eval.json").read_text())
+    (digits_only_dir / "numpy_mlp.eval.json").unlink()
+    stale = json.loads((ROOT / "checkpoints" / "torch_mlp.eval.json").read_text())
+    (digits_only_dir / "torch_mlp.eval.json").unlink()
+    (digits_only_dir / "torch_mlp.eval.json").write_text(json.dumps({**stale, "sha256": "0" * 64}))
+    at = page("compare_page").run()
+    assert not at.exception
+    infos = [str(i.value) for i in at.info]
+    assert len(infos) == 2
+    assert "No saved evaluation" in infos[0] and "numpy_mlp.safetensors --save" in infos[0]
+    assert "older version" in infos[1] and "torch_mlp.safetensors --save" in infos[1]
+    assert all("python -m training.evaluate" in i for i in infos)
+    # The CNN's report is fine, so its matrix and the per-class chart still show; the rest of the page too.
+    titles = chart_titles(at)
+    assert len(titles) == 1 + 1 + 3 * 2
+    assert [t for t in titles if t.endswith(" right")] == [f"CNN: {cnn['accuracy']:.2%} of 10,000 right"]
+    assert at.header.values[1:] == ["On 500 real test digits", "Training curves", "What the first layer learned"]
 
 
 def test_compare_page_with_every_model(pet_checkpoint: Path) -> None:
     at = page("compare_page").run()
     assert not at.exception
     assert list(at.dataframe[0].value["Model"]) == ["NumPy MLP", "PyTorch MLP", "CNN", "Cats-vs-dogs CNN"]
-    assert len(at.warning) == 0
+    assert len(at.warning) == 0 and len(at.info) == 0
+    assert at.subheader.values[:2] == ["Digits", "Cats vs dogs"]
+    assert "cats taken for dogs" in texts(at.caption)
+    titles = chart_titles(at)
+    assert len(titles) == 3 + 1 + 2 + 4 * 2
+    assert any(t.startswith("Cats-vs-dogs CNN: ") and t.endswith("of 1,999 right") for t in titles), titles

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from models import load_classifier
-from models.checkpoint import load_checkpoint, save_checkpoint
+from models.checkpoint import load_checkpoint, save_checkpoint, sha256_of
 from tests.conftest import DIGIT_CHECKPOINTS, ROOT
-from training.common import history_path
+from training.common import eval_path, history_path
 
 
 def run_cli(*args: str, env_data: Path | None = None) -> subprocess.CompletedProcess:
@@ -118,3 +118,28 @@ def test_evaluate_cli_reports_a_bad_checkpoint(tmp_path: Path) -> None:
     bad.write_bytes(b"not a checkpoint")
     result = run_cli("training.evaluate", str(bad))
     assert result.returncode == 2 and "bad.safetensors" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_evaluate_cli_saves_the_report_beside_the_checkpoint(tmp_path: Path, digit_classifiers, digit_sample) -> None:
+    # A copy, so the committed checkpoints/digit_cnn.eval.json is neither read nor overwritten.
+    committed = eval_path(DIGIT_CHECKPOINTS["digit_cnn"])
+    committed_before = committed.read_bytes() if committed.exists() else None
+    copy = save_checkpoint(tmp_path / "digit_cnn.safetensors", *load_checkpoint(DIGIT_CHECKPOINTS["digit_cnn"]))
+    result = run_cli("training.evaluate", str(copy), "--sample", "--save", "--no-progress")
+    assert result.returncode == 0, result.stderr
+    saved = tmp_path / "digit_cnn.eval.json"
+    assert eval_path(copy) == saved and str(saved) in result.stderr
+    report = json.loads(saved.read_text())
+    assert report["sha256"] == sha256_of(copy) == load_classifier(copy).describe()["checkpoint"]["sha256"]
+    assert report["checkpoint"] == "digit_cnn.safetensors" and report["class_names"] == [str(d) for d in range(10)]
+    images, labels = digit_sample
+    expected = (digit_classifiers["digit_cnn"].predict(images) == labels).mean()
+    assert report["n"] == 500 and report["accuracy"] == pytest.approx(expected)
+    assert np.array(report["confusion_matrix"]).sum() == 500 and len(report["per_class_accuracy"]) == 10
+    assert not list(tmp_path.glob(".*.tmp"))  # written atomically: no temp file left behind
+    assert (committed.read_bytes() if committed.exists() else None) == committed_before
+
+
+def test_evaluate_help_explains_save() -> None:
+    result = run_cli("training.evaluate", "--help")
+    assert result.returncode == 0 and "--save" in result.stdout and "eval.json" in result.stdout

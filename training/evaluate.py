@@ -2,7 +2,9 @@
 
 Digit checkpoints are measured on the 10,000 MNIST test digits (or, with ``--sample``, on the 500 bundled
 ones); cats-vs-dogs checkpoints on the ``val`` photos (or the bundled examples). Prints accuracy,
-per-class accuracy and the confusion matrix (rows: true class, columns: predicted); ``--json`` writes them.
+per-class accuracy and the confusion matrix (rows: true class, columns: predicted); ``--json`` writes them,
+``--save`` writes them beside the checkpoint as ``<stem>.eval.json`` (with the checkpoint's sha256, so a
+report left over from an older checkpoint can be told apart; the compare page reads these files).
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ from typing import Any
 import numpy as np
 
 from models import CheckpointError, load_classifier
+from models.checkpoint import write_json_atomic
 from models.classifiers import Classifier
 from models.samples import load_digit_sample, pet_examples
-from training.common import DATA_ENV, DataNotFoundError, fail, progress, resolve_data_dir
+from training.common import DATA_ENV, DataNotFoundError, eval_path, fail, progress, resolve_data_dir
 
 
 def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, n_classes: int) -> np.ndarray:
@@ -89,6 +92,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--data-dir", default=None, help=f"folder holding the datasets (default: ${DATA_ENV}, else ./data)")
     p.add_argument("--sample", action="store_true", help="use the small samples bundled in samples/ instead")
     p.add_argument("--json", dest="json_out", default=None, help="also write the results to this JSON file")
+    p.add_argument(
+        "--save",
+        action="store_true",
+        help="also write the results beside the checkpoint as <stem>.eval.json, with its sha256 "
+        "(the report the app's compare page shows)",
+    )
     p.add_argument("--batch-size", type=int, default=500, help="inputs per forward pass (default 500)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     args = p.parse_args(argv)
@@ -100,12 +109,20 @@ def main(argv: list[str] | None = None) -> None:
     t0 = time.perf_counter()
     predictions = predict_all(clf, images, args.batch_size, not args.no_progress)
     result = evaluate_predictions(labels, predictions, clf.class_names)
-    result |= {"model": clf.name, "checkpoint": args.checkpoint, "dataset": where,
+    checkpoint = clf.describe()["checkpoint"]
+    # The file name (not the path as typed) and the sha256: a committed report must not depend on the
+    # directory the command ran from, and the hash lets readers spot a report older than its checkpoint.
+    result |= {"model": clf.name, "checkpoint": Path(args.checkpoint).name, "sha256": checkpoint["sha256"],
+               "class_names": list(clf.class_names), "dataset": where,
                "seconds": round(time.perf_counter() - t0, 2)}
     print(format_report(clf.name, where, result, clf.class_names))
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(result, indent=2) + "\n")
         print(f"\nwrote {args.json_out}", file=sys.stderr)
+    if args.save:
+        path = eval_path(args.checkpoint)
+        write_json_atomic(path, result)
+        print(f"\nwrote {path}", file=sys.stderr)
 
 
 if __name__ == "__main__":

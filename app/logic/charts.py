@@ -83,11 +83,14 @@ def confusion_chart(matrix: np.ndarray, class_names: Sequence[str], title: str) 
     return (cells + text).properties(height=280)
 
 
-def per_class_chart(reports: Mapping[str, Mapping[str, object]]) -> alt.Chart:
-    """Grouped bars of per-class accuracy, one bar per model, on a zoomed axis where the differences live."""
+def per_class_chart(reports: Mapping[str, Mapping[str, object]], class_title: str = "digit") -> alt.Chart:
+    """Grouped bars of per-class accuracy, one bar per model, on a zoomed axis where the differences live.
+
+    class_title names the x axis ("digit", or "class" for cats and dogs).
+    """
     data = pd.DataFrame(
         [
-            {"model": name, "digit": cls, "accuracy": float(acc)}
+            {"model": name, "class": cls, "accuracy": float(acc)}
             for name, report in reports.items()
             for cls, acc in report["per_class_accuracy"].items()  # type: ignore[union-attr]
         ]
@@ -98,11 +101,11 @@ def per_class_chart(reports: Mapping[str, Mapping[str, object]]) -> alt.Chart:
         alt.Chart(data)
         .mark_bar(clip=True)
         .encode(
-            x=alt.X("digit:N", axis=alt.Axis(labelAngle=0)),
+            x=alt.X("class:N", title=class_title, sort=None, axis=alt.Axis(labelAngle=0)),
             xOffset=alt.XOffset("model:N", sort=order),
             y=alt.Y("accuracy:Q", scale=alt.Scale(domain=[low, 1]), axis=alt.Axis(format="%")),
             color=alt.Color("model:N", sort=order, legend=alt.Legend(orient="top", title=None)),
-            tooltip=["model", "digit", alt.Tooltip("accuracy:Q", format=".1%")],
+            tooltip=["model", alt.Tooltip("class:N", title=class_title), alt.Tooltip("accuracy:Q", format=".1%")],
         )
         .properties(height=240)
     )
