@@ -10,7 +10,7 @@ from app.logic import compare
 from app.logic.charts import confusion_chart, history_chart, per_class_chart
 from app.logic.images import grey_to_rgb
 from app.logic.registry import ALL_MODELS, DIGIT_MODELS, PET_MODEL, ModelSpec, checkpoint_path
-from app.shared import loaded_model
+from app.shared import available_models
 from models.classifiers import Classifier
 from models.preprocessing import load_photo
 from models.samples import load_digit_sample, pet_examples
@@ -114,13 +114,7 @@ def render() -> None:
     """The page: table, full-test-set evaluation, galleries of mistakes, training curves, first-layer weights."""
     st.title("Compare the models")
     st.caption("Same task, different networks: how big, how fast, how accurate, and where each one goes wrong.")
-    loaded: dict[ModelSpec, Classifier] = {}
-    for spec in ALL_MODELS:
-        item = loaded_model(spec)
-        if item.classifier is None:
-            st.warning(item.problem(), icon=":material/warning:")
-        else:
-            loaded[spec] = item.classifier
+    loaded = available_models(ALL_MODELS)
     if not loaded:
         return
     stamps = {spec: str(checkpoint_path(spec).stat().st_mtime) for spec in loaded}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import streamlit as st
@@ -33,21 +34,23 @@ def loaded_model(spec: ModelSpec) -> LoadedModel:
     return _load(spec, str(path), checkpoint_stamp(path))
 
 
-def digit_models() -> dict[str, Classifier]:
-    """The digit models that loaded, by key; each missing one gets an error box naming its training command."""
-    models: dict[str, Classifier] = {}
-    for spec in DIGIT_MODELS:
+def available_models(specs: Sequence[ModelSpec]) -> dict[ModelSpec, Classifier]:
+    """The models among ``specs`` that loaded; each one that did not gets a warning naming its training command."""
+    models: dict[ModelSpec, Classifier] = {}
+    for spec in specs:
         loaded = loaded_model(spec)
         if loaded.classifier is None:
-            st.error(loaded.problem(), icon=":material/warning:")
+            st.warning(loaded.problem(), icon=":material/warning:")
         else:
-            models[spec.key] = loaded.classifier
+            models[spec] = loaded.classifier
     return models
+
+
+def digit_models() -> dict[str, Classifier]:
+    """The digit models that loaded, by key (missing ones are reported by ``available_models``)."""
+    return {spec.key: clf for spec, clf in available_models(DIGIT_MODELS).items()}
 
 
 def pet_model() -> Classifier | None:
     """The cats-vs-dogs model, or None after showing why it is unavailable."""
-    loaded = loaded_model(PET_MODEL)
-    if loaded.classifier is None:
-        st.warning(loaded.problem(), icon=":material/warning:")
-    return loaded.classifier
+    return available_models([PET_MODEL]).get(PET_MODEL)
