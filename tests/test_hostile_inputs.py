@@ -22,11 +22,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import DIGIT_CHECKPOINTS, PET_CHECKPOINT, ROOT
+from conftest import DIGIT_CHECKPOINTS, ROOT
 from PIL import Image, ImageFile, ImageOps
 
-from models import load_classifier
-from models.checkpoint import save_checkpoint
 from models.preprocessing import (
     MAX_PIXELS,
     MAX_SIDE,
@@ -656,32 +654,6 @@ def test_blank_uploaded_picture_gives_none():
 
 
 # --- the pet classifier on odd arrays -----------------------------------------------------------------
-@pytest.fixture(scope="module")
-def pet_model(tmp_path_factory):
-    """The committed pet checkpoint; before it exists, an untrained one of the same architecture, written
-    and loaded through the same checkpoint path (the contract under test is shapes, not accuracy)."""
-    if PET_CHECKPOINT.exists():
-        return load_classifier(PET_CHECKPOINT)
-    import torch
-
-    from models.cnn import CNNConfig, ConvNet
-
-    config = CNNConfig(
-        in_channels=3, image_size=64, channels=(16, 32), convs_per_block=2, stem_stride=2, head="gap", num_classes=2
-    )
-    torch.manual_seed(0)
-    state = {k: v.numpy().copy() for k, v in ConvNet(config).state_dict().items()}
-    meta = {
-        "model_type": "pet_cnn",
-        "config": {**config.__dict__, "channels": list(config.channels)},
-        "class_names": ["cat", "dog"],
-        "normalization": {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]},
-    }
-    path = tmp_path_factory.mktemp("pet") / "pet_cnn.safetensors"
-    save_checkpoint(path, state, meta)
-    return load_classifier(path)
-
-
 def odd_photos() -> dict[str, np.ndarray]:
     rng = np.random.default_rng(4)
     rgb = rng.integers(0, 256, (120, 160, 3), dtype=np.uint8)
@@ -699,19 +671,19 @@ def odd_photos() -> dict[str, np.ndarray]:
 
 
 @pytest.mark.parametrize("kind", sorted(odd_photos()))
-def test_pet_classifier_on_odd_arrays(pet_model, kind):
+def test_pet_classifier_on_odd_arrays(pet_classifier, kind):
     image = odd_photos()[kind]
-    p = pet_model.predict_proba([image])
-    assert p.shape == (1, len(pet_model.class_names))
+    p = pet_classifier.predict_proba([image])
+    assert p.shape == (1, len(pet_classifier.class_names))
     assert np.isfinite(p).all() and abs(p.sum() - 1) < 1e-6
-    cam = pet_model.gradcam(image)
+    cam = pet_classifier.gradcam(image)
     assert cam.shape == image.shape[:2] and np.isfinite(cam).all() and cam.min() >= 0 and cam.max() <= 1
 
 
-def test_pet_classifier_grey_equals_repeated_rgb(pet_model):
+def test_pet_classifier_grey_equals_repeated_rgb(pet_classifier):
     grey = np.random.default_rng(5).integers(0, 256, (90, 70), dtype=np.uint8)
     np.testing.assert_allclose(
-        pet_model.predict_proba([grey]), pet_model.predict_proba([np.repeat(grey[:, :, None], 3, axis=2)])
+        pet_classifier.predict_proba([grey]), pet_classifier.predict_proba([np.repeat(grey[:, :, None], 3, axis=2)])
     )
 
 
@@ -720,9 +692,9 @@ def test_pet_classifier_grey_equals_repeated_rgb(pet_model):
     [[], np.zeros((10, 10, 2), np.uint8), [np.zeros((0, 5, 3), np.uint8)], "photo.jpg", [np.full((4, 4), "x")]],
     ids=["empty-list", "2-channels", "no-pixels", "a-string", "strings"],
 )
-def test_pet_classifier_refuses_non_images(pet_model, images):
+def test_pet_classifier_refuses_non_images(pet_classifier, images):
     with pytest.raises(ValueError):
-        pet_model.predict_proba(images)
+        pet_classifier.predict_proba(images)
 
 
 @pytest.mark.parametrize("path", sorted(DIGIT_CHECKPOINTS))
@@ -733,12 +705,12 @@ def test_digit_classifiers_refuse_wrong_shapes(digit_classifiers, path):
             model.predict_proba(bad)
 
 
-def test_uploaded_photo_through_pet_classifier(pet_model):
+def test_uploaded_photo_through_pet_classifier(pet_classifier):
     """The app's photo path end to end on a hostile-but-valid upload: EXIF-rotated CMYK JPEG."""
     data = with_orientation(quadrants(320, 160).convert("CMYK"), 8, "JPEG")
     rgb = load_photo(data)
     assert rgb.shape == (320, 160, 3)
-    p = pet_model.predict_proba([rgb])
+    p = pet_classifier.predict_proba([rgb])
     assert p.shape == (1, 2) and abs(p.sum() - 1) < 1e-6
 
 
