@@ -10,6 +10,7 @@ import argparse
 import os
 import random
 import sys
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from models.checkpoint import write_json_atomic
+from models.checkpoint import save_checkpoint, write_json_atomic
 
 DATA_ENV = "PLAYGROUND_DATA_DIR"
 DEFAULT_DATA_DIR = Path("data")
@@ -137,6 +138,25 @@ def training_meta(args: argparse.Namespace, wall_time_s: float, **extra: Any) ->
         "device": machine_description(),
         **extra,
     }
+
+
+def log_epoch(
+    history: dict[str, Any], epoch: int, epochs: int, record: dict[str, float], val: dict[str, float], t0: float
+) -> None:
+    """Complete an epoch's training record with its validation loss/accuracy and seconds since ``t0``
+    (a perf_counter time), append it to ``history["epochs"]`` and print it."""
+    record |= {"epoch": epoch, "val_loss": val["loss"], "val_acc": val["acc"], "seconds": time.perf_counter() - t0}
+    history["epochs"].append(record)
+    print(epoch_line(epoch, epochs, record), flush=True)
+
+
+def save_run(
+    out: str | os.PathLike, tensors: dict[str, np.ndarray], meta: dict[str, Any], history: dict[str, Any]
+) -> None:
+    """Write the checkpoint and its history beside it (both atomically), then print a summary."""
+    save_checkpoint(out, tensors, meta)
+    write_history(out, history)
+    report(out, meta)
 
 
 def report(out: str | os.PathLike, meta: dict[str, Any]) -> None:

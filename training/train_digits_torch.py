@@ -13,7 +13,6 @@ from dataclasses import asdict
 import numpy as np
 import torch
 
-from models.checkpoint import save_checkpoint
 from models.cnn import CNNConfig, ConvNet
 from models.numpy_mlp import MLPConfig
 from models.torch_mlp import TorchMLP
@@ -22,13 +21,12 @@ from training.common import (
     DataNotFoundError,
     add_common_args,
     apply_dry_run,
-    epoch_line,
     fail,
-    report,
+    log_epoch,
     resolve_data_dir,
+    save_run,
     seed_everything,
     training_meta,
-    write_history,
 )
 from training.mnist_data import MNIST_MEAN, MNIST_STD, load_splits
 from training.torch_loop import cpu_supports_bf16, evaluate, state_to_numpy, train_one_epoch
@@ -125,9 +123,7 @@ def main(model_name: str, argv: list[str] | None = None) -> None:
             show_progress=not args.no_progress,
         )
         val = evaluate(model, *data["val"], prepare=prepare)
-        record |= {"epoch": epoch, "val_loss": val["loss"], "val_acc": val["acc"], "seconds": time.perf_counter() - t0}
-        history["epochs"].append(record)
-        print(epoch_line(epoch, args.epochs, record), flush=True)
+        log_epoch(history, epoch, args.epochs, record, val, t0)
     wall = time.perf_counter() - started
     test = evaluate(model, *data["test"], prepare=prepare)
     meta = {
@@ -141,6 +137,4 @@ def main(model_name: str, argv: list[str] | None = None) -> None:
         "training": training_meta(args, wall, **extra),
         "metrics": {"val_acc": history["epochs"][-1]["val_acc"], "test_acc": test["acc"], "test_loss": test["loss"]},
     }
-    save_checkpoint(args.out, state_to_numpy(model), meta)
-    write_history(args.out, history | {"test": test, "wall_time_s": wall})
-    report(args.out, meta)
+    save_run(args.out, state_to_numpy(model), meta, history | {"test": test, "wall_time_s": wall})

@@ -11,21 +11,19 @@ from dataclasses import asdict
 
 import numpy as np
 
-from models.checkpoint import save_checkpoint
 from models.numpy_mlp import Adam, MLPConfig, NumpyMLP
 from training.augment import random_shift
 from training.common import (
     DataNotFoundError,
     add_common_args,
     apply_dry_run,
-    epoch_line,
     fail,
+    log_epoch,
     progress,
-    report,
     resolve_data_dir,
+    save_run,
     seed_everything,
     training_meta,
-    write_history,
 )
 from training.mnist_data import MNIST_MEAN, MNIST_STD, load_splits
 
@@ -123,9 +121,7 @@ def main(argv: list[str] | None = None) -> None:
             lr_at=lambda: cosine_lr(args.lr, next(step), total_steps), show_progress=not args.no_progress,
         )
         val = evaluate(model, *data["val"])
-        record |= {"epoch": epoch, "val_loss": val["loss"], "val_acc": val["acc"], "seconds": time.perf_counter() - t0}
-        history["epochs"].append(record)
-        print(epoch_line(epoch, args.epochs, record), flush=True)
+        log_epoch(history, epoch, args.epochs, record, val, t0)
     wall = time.perf_counter() - started
     test = evaluate(model, *data["test"])
     meta = {
@@ -139,9 +135,7 @@ def main(argv: list[str] | None = None) -> None:
         "training": training_meta(args, wall, optimizer="Adam, cosine decay", max_shift=args.max_shift),
         "metrics": {"val_acc": history["epochs"][-1]["val_acc"], "test_acc": test["acc"], "test_loss": test["loss"]},
     }
-    save_checkpoint(args.out, model.state_dict(), meta)
-    write_history(args.out, history | {"test": test, "wall_time_s": wall})
-    report(args.out, meta)
+    save_run(args.out, model.state_dict(), meta, history | {"test": test, "wall_time_s": wall})
 
 
 if __name__ == "__main__":

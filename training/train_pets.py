@@ -15,20 +15,18 @@ from dataclasses import asdict
 import numpy as np
 import torch
 
-from models.checkpoint import save_checkpoint
 from models.cnn import CNNConfig, ConvNet
 from training.augment import color_jitter, random_affine
 from training.common import (
     DataNotFoundError,
     add_common_args,
     apply_dry_run,
-    epoch_line,
     fail,
-    report,
+    log_epoch,
     resolve_data_dir,
+    save_run,
     seed_everything,
     training_meta,
-    write_history,
 )
 from training.pet_data import PET_CLASSES, load_pet_split
 from training.torch_loop import cpu_supports_bf16, evaluate, state_to_numpy, train_one_epoch
@@ -104,9 +102,7 @@ def main(argv: list[str] | None = None) -> None:
         )
         val = evaluate(model, x_val, y_val, prepare=prepare, batch_size=200)
         best = max(best, val["acc"])
-        record |= {"epoch": epoch, "val_loss": val["loss"], "val_acc": val["acc"], "seconds": time.perf_counter() - t0}
-        history["epochs"].append(record)
-        print(epoch_line(epoch, args.epochs, record), flush=True)
+        log_epoch(history, epoch, args.epochs, record, val, t0)
     wall = time.perf_counter() - started
     meta = {
         "model_type": "pet_cnn",
@@ -126,9 +122,7 @@ def main(argv: list[str] | None = None) -> None:
                     "best_epoch_val_acc": best},
     }
     model = model.to(memory_format=torch.contiguous_format)
-    save_checkpoint(args.out, state_to_numpy(model), meta)
-    write_history(args.out, history | {"wall_time_s": wall})
-    report(args.out, meta)
+    save_run(args.out, state_to_numpy(model), meta, history | {"wall_time_s": wall})
 
 
 if __name__ == "__main__":
