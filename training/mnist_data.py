@@ -5,13 +5,15 @@ Returns plain uint8 arrays (N, 28, 28) and int64 labels (N,), the input the clas
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import numpy as np
 
-from training.common import DATA_ENV, DataNotFoundError
+from training.common import DATA_ENV, DataNotFoundError, fail, resolve_data_dir
 
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081  # pixel statistics of the MNIST training set (0..1 scale)
+DIGIT_CLASSES = [str(d) for d in range(10)]
 VALIDATION_SIZE = 5000  # the last 5,000 training digits are held out for per-epoch validation
 
 
@@ -47,3 +49,12 @@ def load_splits(
     if limit:
         splits = {k: (a[:limit], b[:limit]) for k, (a, b) in splits.items()}
     return splits
+
+
+def splits_from_args(args: argparse.Namespace) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """load_splits for a training CLI's --data-dir/--download/--limit, or exit with the data message."""
+    try:
+        return load_splits(resolve_data_dir(args.data_dir), args.download, args.limit)
+    except DataNotFoundError as e:
+        fail(str(e))
+        raise  # unreachable: fail() exits

@@ -18,20 +18,16 @@ from models.numpy_mlp import MLPConfig
 from models.torch_mlp import TorchMLP
 from training.augment import random_affine, random_shift
 from training.common import (
-    DataNotFoundError,
     add_common_args,
     apply_dry_run,
-    fail,
     log_epoch,
-    resolve_data_dir,
     save_run,
     seed_everything,
     training_meta,
 )
-from training.mnist_data import MNIST_MEAN, MNIST_STD, load_splits
+from training.mnist_data import DIGIT_CLASSES, MNIST_MEAN, MNIST_STD, splits_from_args
 from training.torch_loop import cpu_supports_bf16, evaluate, state_to_numpy, train_one_epoch
 
-DIGITS = [str(d) for d in range(10)]
 DEFAULTS = {
     "torch_mlp": dict(epochs=30, batch_size=128, lr=1e-3, out="checkpoints/torch_mlp.safetensors"),
     "cnn": dict(epochs=15, batch_size=128, lr=3e-3, out="checkpoints/digit_cnn.safetensors"),
@@ -79,10 +75,7 @@ def main(model_name: str, argv: list[str] | None = None) -> None:
     args = build_parser(model_name).parse_args(argv)
     apply_dry_run(args)
     seed_everything(args.seed)
-    try:
-        data = load_splits(resolve_data_dir(args.data_dir), args.download, args.limit)
-    except DataNotFoundError as e:
-        fail(str(e))
+    data = splits_from_args(args)
     generator = torch.Generator().manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     x_train, y_train = data["train"]
@@ -131,7 +124,7 @@ def main(model_name: str, argv: list[str] | None = None) -> None:
         "display_name": display,
         "architecture": config.summary() + " (PyTorch)",
         "config": asdict(config),
-        "class_names": DIGITS,
+        "class_names": DIGIT_CLASSES,
         "normalization": {"mean": MNIST_MEAN, "std": MNIST_STD},
         "seed": args.seed,
         "training": training_meta(args, wall, **extra),

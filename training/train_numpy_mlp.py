@@ -14,20 +14,15 @@ import numpy as np
 from models.numpy_mlp import Adam, MLPConfig, NumpyMLP
 from training.augment import random_shift
 from training.common import (
-    DataNotFoundError,
     add_common_args,
     apply_dry_run,
-    fail,
     log_epoch,
     progress,
-    resolve_data_dir,
     save_run,
     seed_everything,
     training_meta,
 )
-from training.mnist_data import MNIST_MEAN, MNIST_STD, load_splits
-
-DIGITS = [str(d) for d in range(10)]
+from training.mnist_data import DIGIT_CLASSES, MNIST_MEAN, MNIST_STD, splits_from_args
 
 
 def normalise(images: np.ndarray) -> np.ndarray:
@@ -101,10 +96,7 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     apply_dry_run(args)
     seed_everything(args.seed)
-    try:
-        data = load_splits(resolve_data_dir(args.data_dir), args.download, args.limit)
-    except DataNotFoundError as e:
-        fail(str(e))
+    data = splits_from_args(args)
     config = MLPConfig(sizes=(784, *args.hidden, 10), dropout=args.dropout, weight_decay=args.weight_decay)
     model = NumpyMLP(config, seed=args.seed)
     optimizer = Adam(model.parameters(), lr=args.lr)
@@ -129,7 +121,7 @@ def main(argv: list[str] | None = None) -> None:
         "display_name": "NumPy MLP",
         "architecture": config.summary() + " (NumPy, hand-written backprop, Adam)",
         "config": asdict(config),
-        "class_names": DIGITS,
+        "class_names": DIGIT_CLASSES,
         "normalization": {"mean": MNIST_MEAN, "std": MNIST_STD},
         "seed": args.seed,
         "training": training_meta(args, wall, optimizer="Adam, cosine decay", max_shift=args.max_shift),
