@@ -17,9 +17,8 @@ from app.logic.digits import (
     scaled_step_image,
 )
 from app.logic.images import grey_to_rgb
-from app.shared import digit_models
+from app.shared import digit_models, uploaded_photo
 from models.classifiers import Classifier
-from models.preprocessing import InvalidImageError, load_photo
 from models.samples import load_digit_sample
 
 CANVAS_SIDE = 280  # 10 x MNIST's 28 px: the drawing is shrunk to 20 px inside 28 x 28, as MNIST was made
@@ -75,19 +74,13 @@ def _sample_input(models: dict[str, Classifier]) -> DigitResult:
 
 
 def _upload_input(models: dict[str, Classifier]) -> DigitResult | None:
-    upload = st.file_uploader(
+    rgb = uploaded_photo(
         "A photo or scan of one handwritten digit",
-        type=["png", "jpg", "jpeg", "webp", "bmp", "gif"],
         key="digit_upload",
         help="Dark ink on light paper is inverted automatically to MNIST's white on black.",
+        prompt="Upload a picture of a single handwritten digit, e.g. a phone photo of a digit on paper.",
     )
-    if upload is None:
-        st.info("Upload a picture of a single handwritten digit, e.g. a phone photo of a digit on paper.")
-        return None
-    try:
-        rgb = load_photo(upload.getvalue())
-    except InvalidImageError as e:
-        st.error(f"Could not use this file: {e}", icon=":material/block:")
+    if rgb is None:
         return None
     result = predict_photo_digit(models, rgb)
     if result is None:

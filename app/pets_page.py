@@ -11,9 +11,8 @@ from app.logic.charts import class_probability_chart
 from app.logic.compare import accuracy_of
 from app.logic.digits import confidence_text
 from app.logic.pets import MAX_MAPS_SHOWN, analyse_photo
-from app.shared import pet_model
+from app.shared import pet_model, photo_or_error, uploaded_photo
 from models.classifiers import Classifier
-from models.preprocessing import InvalidImageError, load_photo
 from models.samples import pet_examples
 
 SOURCES = ("Pick an example", "Upload a photo")
@@ -30,23 +29,14 @@ def _photo() -> np.ndarray | None:
     if source == SOURCES[0]:
         examples = [path for path, _ in pet_examples()]
         path = st.selectbox("Example photo", examples, format_func=_example_name, key="pet_example")
-        data = path.read_bytes()
-    else:
-        upload = st.file_uploader(
-            "A photo of a cat or a dog",
-            type=["jpg", "jpeg", "png", "webp", "bmp", "gif"],
-            key="pet_upload",
-            help="JPEG, PNG, WebP, BMP or GIF (its first frame), up to 20 MB.",
-        )
-        if upload is None:
-            st.info("Upload a photo of a cat or a dog, or pick one of the examples.", icon=":material/photo_camera:")
-            return None
-        data = upload.getvalue()
-    try:
-        return load_photo(data)
-    except InvalidImageError as e:
-        st.error(f"Could not use this file: {e}", icon=":material/block:")
-        return None
+        return photo_or_error(path.read_bytes())
+    return uploaded_photo(
+        "A photo of a cat or a dog",
+        key="pet_upload",
+        help="JPEG, PNG, WebP, BMP or GIF (its first frame), up to 20 MB.",
+        prompt="Upload a photo of a cat or a dog, or pick one of the examples.",
+        icon=":material/photo_camera:",
+    )
 
 
 def _intro(clf: Classifier | None) -> str:

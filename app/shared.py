@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import streamlit as st
 
 from app.logic.registry import (
@@ -18,6 +19,7 @@ from app.logic.registry import (
     warm_up,
 )
 from models.classifiers import Classifier
+from models.preprocessing import UPLOAD_EXTENSIONS, InvalidImageError, load_photo
 
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=16)
@@ -54,3 +56,22 @@ def digit_models() -> dict[str, Classifier]:
 def pet_model() -> Classifier | None:
     """The cats-vs-dogs model, or None after showing why it is unavailable."""
     return available_models([PET_MODEL]).get(PET_MODEL)
+
+
+def photo_or_error(data: bytes) -> np.ndarray | None:
+    """Image bytes -> uint8 RGB via load_photo, or None after an error box saying why the file is unusable."""
+    try:
+        return load_photo(data)
+    except InvalidImageError as e:
+        st.error(f"Could not use this file: {e}", icon=":material/block:")
+        return None
+
+
+def uploaded_photo(label: str, key: str, help: str, prompt: str, icon: str | None = None) -> np.ndarray | None:
+    """An image upload widget; the upload as uint8 RGB, or None after showing ``prompt`` (nothing uploaded
+    yet) or an error (the file cannot be used)."""
+    upload = st.file_uploader(label, type=list(UPLOAD_EXTENSIONS), key=key, help=help)
+    if upload is None:
+        st.info(prompt, icon=icon)
+        return None
+    return photo_or_error(upload.getvalue())

@@ -27,6 +27,7 @@ MAX_SIDE = 1600  # photos are downscaled to at most this side after decoding
 # Decoders Image.open may use. Only registered opener names belong here: an unknown name makes Pillow raise
 # KeyError for every file tried after it. Multi-picture JPEGs (MPO) open through the JPEG opener.
 ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "GIF")
+UPLOAD_EXTENSIONS = ("png", "jpg", "jpeg", "webp", "bmp", "gif")  # file names of those formats, for upload widgets
 NEUTRAL_GREY = (128, 128, 128)
 CORRUPT_MESSAGE = "The image file is truncated or corrupt and could not be decoded."
 # First bytes of the accepted formats, to tell a broken image from a file that is no image at all.
