@@ -11,7 +11,7 @@ from app.logic.charts import confusion_chart, history_chart, per_class_chart
 from app.logic.images import grey_to_rgb
 from app.logic.registry import ALL_MODELS, DIGIT_MODELS, PET_MODEL, ModelSpec, checkpoint_path
 from app.shared import available_models
-from models.classifiers import Classifier
+from models.classifiers import DIGIT_CLASSES, Classifier
 from models.preprocessing import load_photo
 from models.samples import load_digit_sample, pet_examples
 
@@ -55,7 +55,7 @@ def _saved_reports(loaded: dict[ModelSpec, Classifier]) -> dict[ModelSpec, compa
 
 def _common_mistakes_text(reports: dict[str, dict]) -> str:
     """A caption sentence naming the most common mistakes of all models together (empty when there are none)."""
-    top = compare.common_mistakes(reports, [str(d) for d in range(10)])
+    top = compare.common_mistakes(reports, DIGIT_CLASSES)
     if not top:
         return ""
     return " Most common mistakes, all models together: " + ", ".join(
@@ -77,7 +77,7 @@ def _full_test_sets(loaded: dict[ModelSpec, Classifier]) -> None:
     if digit_reports:
         for column, (name, report) in zip(st.columns(len(digit_reports)), digit_reports.items()):
             column.altair_chart(
-                confusion_chart(np.asarray(report["confusion_matrix"]), [str(d) for d in range(10)],
+                confusion_chart(np.asarray(report["confusion_matrix"]), DIGIT_CLASSES,
                                 f"{name}: {report['accuracy']:.2%} of {report['n']:,} right"),
                 key=f"full_confusion_{name}",
             )

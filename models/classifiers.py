@@ -17,6 +17,7 @@ import numpy as np
 from models.numpy_mlp import NumpyMLP, layer_names
 
 DIGIT_SIDE = 28
+DIGIT_CLASSES = [str(d) for d in range(10)]  # class names of every digit classifier
 
 
 class Classifier:

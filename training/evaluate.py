@@ -20,7 +20,7 @@ import numpy as np
 
 from models import CheckpointError, load_classifier
 from models.checkpoint import write_json_atomic
-from models.classifiers import Classifier
+from models.classifiers import DIGIT_CLASSES, Classifier
 from models.samples import load_digit_sample, pet_examples
 from training.common import DATA_ENV, DataNotFoundError, eval_path, fail, progress, resolve_data_dir
 
@@ -53,7 +53,7 @@ def predict_all(clf: Classifier, images: Any, batch_size: int, show_progress: bo
 
 def load_eval_set(clf: Classifier, data_dir: Path, sample: bool) -> tuple[str, Any, np.ndarray]:
     """(description, inputs, labels) for the classifier's task."""
-    if clf.class_names == [str(d) for d in range(10)]:
+    if clf.class_names == DIGIT_CLASSES:
         if sample:
             images, labels, _ = load_digit_sample()
             return "bundled MNIST sample", images, labels

@@ -13,7 +13,6 @@ import numpy as np
 from training.common import DATA_ENV, DataNotFoundError, fail, resolve_data_dir
 
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081  # pixel statistics of the MNIST training set (0..1 scale)
-DIGIT_CLASSES = [str(d) for d in range(10)]
 VALIDATION_SIZE = 5000  # the last 5,000 training digits are held out for per-epoch validation
 
 

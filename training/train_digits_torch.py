@@ -13,6 +13,7 @@ from dataclasses import asdict
 import numpy as np
 import torch
 
+from models.classifiers import DIGIT_CLASSES
 from models.cnn import CNNConfig, ConvNet
 from models.numpy_mlp import MLPConfig
 from models.torch_mlp import TorchMLP
@@ -25,7 +26,7 @@ from training.common import (
     seed_everything,
     training_meta,
 )
-from training.mnist_data import DIGIT_CLASSES, MNIST_MEAN, MNIST_STD, splits_from_args
+from training.mnist_data import MNIST_MEAN, MNIST_STD, splits_from_args
 from training.torch_loop import cpu_supports_bf16, evaluate, state_to_numpy, train_one_epoch
 
 DEFAULTS = {

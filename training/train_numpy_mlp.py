@@ -11,6 +11,7 @@ from dataclasses import asdict
 
 import numpy as np
 
+from models.classifiers import DIGIT_CLASSES
 from models.numpy_mlp import Adam, MLPConfig, NumpyMLP
 from training.augment import random_shift
 from training.common import (
@@ -22,7 +23,7 @@ from training.common import (
     seed_everything,
     training_meta,
 )
-from training.mnist_data import DIGIT_CLASSES, MNIST_MEAN, MNIST_STD, splits_from_args
+from training.mnist_data import MNIST_MEAN, MNIST_STD, splits_from_args
 
 
 def normalise(images: np.ndarray) -> np.ndarray:

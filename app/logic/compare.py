@@ -21,7 +21,7 @@ import pandas as pd
 
 from app.logic.images import apply_colormap, enlarge
 from app.logic.registry import ROOT
-from models.classifiers import Classifier
+from models.classifiers import DIGIT_CLASSES, Classifier
 from training.common import eval_path, history_path
 from training.evaluate import evaluate_predictions
 
@@ -65,7 +65,7 @@ def model_table(classifiers: Mapping[str, Classifier], latencies_ms: Mapping[str
                 "Measured on": split,
                 "Training time (min)": round(float(d["training"].get("wall_time_s", float("nan"))) / 60, 1),
                 "Latency (ms)": round(float(latencies_ms[key]), 2) if key in latencies_ms else None,
-                "Task": "digits" if clf.class_names == [str(i) for i in range(10)] else " vs ".join(clf.class_names),
+                "Task": "digits" if clf.class_names == DIGIT_CLASSES else " vs ".join(clf.class_names),
                 "Architecture": d["architecture"],
             }
         )
@@ -79,8 +79,7 @@ def sample_predictions(classifiers: Mapping[str, Classifier], images: np.ndarray
 
 def sample_reports(predictions: Mapping[str, np.ndarray], labels: np.ndarray) -> dict[str, dict[str, Any]]:
     """Per model: accuracy, per-class accuracy and confusion matrix (training.evaluate.evaluate_predictions)."""
-    names = [str(i) for i in range(10)]
-    return {name: evaluate_predictions(labels, pred, names) for name, pred in predictions.items()}
+    return {name: evaluate_predictions(labels, pred, DIGIT_CLASSES) for name, pred in predictions.items()}
 
 
 def mistakes(predictions: Mapping[str, np.ndarray], labels: np.ndarray) -> dict[str, np.ndarray]:

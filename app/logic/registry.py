@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from models import CheckpointError, load_classifier
-from models.classifiers import Classifier
+from models.classifiers import DIGIT_CLASSES, Classifier
 
 ROOT = Path(__file__).resolve().parents[2]
 CHECKPOINT_ENV = "PLAYGROUND_CHECKPOINT_DIR"
@@ -91,7 +91,7 @@ def load_model(spec: ModelSpec, path: Path | None = None) -> LoadedModel:
 def warm_up(clf: Classifier) -> None:
     """Run one throw-away prediction so the first user does not pay for lazy imports and first-call set-up
     (about 100 ms for the torch models otherwise, against ~1 ms afterwards)."""
-    if clf.class_names == [str(d) for d in range(10)]:
+    if clf.class_names == DIGIT_CLASSES:
         clf.activations(np.zeros((1, 28, 28), np.uint8))
     else:
         clf.activations([np.zeros((64, 64, 3), np.uint8)])
