@@ -85,9 +85,9 @@ def model_inputs(model_type: str) -> list[np.ndarray]:
     """Real inputs: the bundled MNIST digits, or the bundled pet photos decoded as the app decodes them."""
     if model_type == "pet_cnn":
         from models.preprocessing import load_photo
-        from models.samples import PET_DIR
+        from models.samples import pet_examples
 
-        return [load_photo(p.read_bytes()) for p in sorted(PET_DIR.glob("*.jpg"))]
+        return [load_photo(p.read_bytes()) for p, _ in pet_examples()]
     from models.samples import load_digit_sample
 
     return list(load_digit_sample()[0])

@@ -205,7 +205,7 @@ def first_layer_weights(clf: Classifier) -> np.ndarray:
     input or (filters, k, k, 3) for RGB: each first-layer convolution kernel.
     """
     model = clf.model
-    kind = clf.describe()["model_type"]
+    kind = clf.meta["model_type"]
     if kind == "numpy_mlp":
         w = np.asarray(model.weights[0]).T  # (784, 512) stored fan-in first -> (512, 784)
     elif kind == "torch_mlp":
