@@ -1,4 +1,5 @@
-"""Start the Streamlit app as a real server for browser and load tests: ``with running_app() as url: ...``.
+"""Start the Streamlit app as a real server for browser and load tests: ``with running_app() as url: ...``;
+and the Chromium those tests drive (Debian's, with flags that keep it off the closed network).
 
 The flags below make start-up take a second or two instead of ~30 s (no file watcher, no usage-stats
 request, no browser launch). The server is killed, with its whole process group, when the block ends.
@@ -19,6 +20,18 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "app" / "main.py"
+
+CHROMIUM = Path(os.environ.get("PLAYGROUND_CHROMIUM", "/usr/bin/chromium"))  # `playwright install` cannot download
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    "--disable-dev-shm-usage",
+]
 
 
 def free_port() -> int:

@@ -35,23 +35,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
+from app_server import CHROMIUM, CHROMIUM_ARGS
 from playwright.async_api import Browser, Page, async_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
 PET_PHOTOS = sorted((ROOT / "samples" / "pets").glob("*.jpg"))
 N_DIGIT_MODELS = 3  # NumPy MLP, PyTorch MLP, CNN: app/logic/registry.DIGIT_MODELS
-
-CHROMIUM = os.environ.get("PLAYGROUND_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-    "--disable-dev-shm-usage",
-]
 
 CANVAS = '[data-testid="stBidiComponentIsolated"] canvas.upper-canvas'  # CSS locators pierce open shadow roots
 METRIC_VALUE = '[data-testid="stMetricValue"]'

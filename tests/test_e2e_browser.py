@@ -11,23 +11,17 @@ import math
 import re
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from app.logic import digits, registry
 from tests.app_helpers import stroke_canvas
-from tests.app_server import running_app
+from tests.app_server import CHROMIUM, CHROMIUM_ARGS, running_app
 from tests.conftest import ROOT, require
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run", "--disable-quic",
-]
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 LATENCY_FILE = ROOT / "docs" / "latency.json"
 VIEWPORT = {"width": 1280, "height": 1500}
