@@ -2,21 +2,21 @@
 
 Every classifier has ``name``, ``class_names``, ``describe()``, ``predict_proba(images)`` and
 ``activations(images)``; the photo classifier adds ``gradcam(image, target=None)``. Inputs are raw images
-(uint8); resizing and normalisation happen here, with constants read from the checkpoint. Inference is
+under the contract of ``models.inputs`` (uint8 0..255 or float 0..1); resizing and normalisation happen
+here, with constants read from the checkpoint. Inference is
 deterministic and stateless (eval mode, no caches), so one instance can serve many threads at once.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from models.inputs import as_digit_batch, as_photo_list, normalise_digits
 from models.numpy_mlp import NumpyMLP, layer_names
 
-DIGIT_SIDE = 28
 DIGIT_CLASSES = [str(d) for d in range(10)]  # class names of every digit classifier
 
 
@@ -61,31 +61,13 @@ class Classifier:
         return f"<{type(self).__name__} {self.name!r} classes={self.class_names}>"
 
 
-def as_digit_batch(images: Any) -> np.ndarray:
-    """Validate digit input: uint8 (N, 28, 28) or one (28, 28) image -> uint8 (N, 28, 28).
-
-    Other numeric dtypes are rounded and clipped to 0..255; any other shape raises ValueError.
-    """
-    x = np.asarray(images)
-    if x.ndim == 2:
-        x = x[None]
-    if x.ndim != 3 or x.shape[1:] != (DIGIT_SIDE, DIGIT_SIDE):
-        raise ValueError(f"digit images must have shape (N, 28, 28), got {np.shape(images)}")
-    if x.dtype != np.uint8:
-        if not (np.issubdtype(x.dtype, np.number) or x.dtype == bool):
-            raise ValueError(f"digit images must be numeric, got dtype {x.dtype}")
-        x = np.clip(np.rint(np.nan_to_num(x.astype(np.float64))), 0, 255).astype(np.uint8)
-    return x
-
-
 class DigitClassifierBase(Classifier):
-    """Digits: uint8 (N, 28, 28), white on black, normalised with the checkpoint's mean and std."""
+    """Digits: (N, 28, 28) white on black under the input contract, standardised with the checkpoint's statistics."""
 
     def normalise(self, images: Any) -> np.ndarray:
-        """uint8 (N, 28, 28) -> float32 (N, 28, 28), (x / 255 - mean) / std."""
+        """uint8 0..255 or float 0..1 (N, 28, 28) -> float32 (N, 28, 28), (x - mean) / std on the 0..1 scale."""
         norm = self.meta["normalization"]
-        x = as_digit_batch(images).astype(np.float32) / 255.0
-        return (x - np.float32(norm["mean"])) / np.float32(norm["std"])
+        return normalise_digits(as_digit_batch(images), norm["mean"], norm["std"])
 
 
 class NumpyDigitClassifier(DigitClassifierBase):
@@ -189,18 +171,3 @@ class PhotoClassifier(TorchClassifierBase):
         peak = float(cam.max())
         cam = cam / peak if peak > 0 else torch.zeros_like(cam)
         return cam.clamp(0, 1).numpy().astype(np.float32)
-
-
-def as_photo_list(images: Any) -> list[np.ndarray]:
-    """Accept a sequence of (H, W) or (H, W, 1|3|4) arrays, one stacked array (N, H, W, C), or one image.
-
-    A single ndarray of 2 or 3 dimensions is one image. Returns a list of uint8 RGB (H, W, 3) arrays: grey
-    is repeated, alpha is composited on mid-grey (see models.preprocessing.to_rgb).
-    """
-    if isinstance(images, np.ndarray):
-        images = list(images) if images.ndim == 4 else [images]
-    if not isinstance(images, Sequence) or isinstance(images, (str, bytes)) or len(images) == 0:
-        raise ValueError("photos must be a non-empty sequence of (H, W, 3) arrays or one (N, H, W, 3) array")
-    from models.preprocessing import to_rgb
-
-    return [to_rgb(np.asarray(img)) for img in images]

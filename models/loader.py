@@ -16,13 +16,8 @@ from models.checkpoint import CheckpointError, load_checkpoint, sha256_of
 from models.classifiers import Classifier, NumpyDigitClassifier, PhotoClassifier, TorchDigitClassifier
 from models.numpy_mlp import MLPConfig, NumpyMLP
 
-# model_type -> display name, for models whose checkpoint gives none.
-MODEL_TYPES = {
-    "numpy_mlp": "NumPy MLP",
-    "torch_mlp": "PyTorch MLP",
-    "digit_cnn": "CNN",
-    "pet_cnn": "Cats-vs-dogs CNN",
-}
+# One name per model: the training CLI's sub-command, the checkpoint's model_type and its file stem.
+MODEL_TYPES = ("numpy_mlp", "torch_mlp", "digit_cnn", "pet_cnn")
 
 
 def _config(cls: type, meta: dict[str, Any], path: Path) -> Any:
@@ -63,7 +58,7 @@ def load_classifier(path: str | os.PathLike) -> Classifier:
     if model_type not in MODEL_TYPES:
         raise CheckpointError(f"{path}: unknown model type {model_type!r} (known: {', '.join(MODEL_TYPES)})")
     meta = {**meta, "checkpoint": {"path": str(path), "bytes": path.stat().st_size, "sha256": sha256_of(path)}}
-    name = meta.get("display_name") or MODEL_TYPES[model_type]
+    name = str(meta.get("display_name") or model_type)
     config = _config(config_class(model_type), meta, path)
     try:
         if model_type == "numpy_mlp":

@@ -1,4 +1,4 @@
-"""Process-wide runtime settings for serving the models: how many threads torch may use.
+"""The machine the models run on: its CPU, and how many threads torch may use when serving.
 
 Streamlit runs every browser session's script in its own Python thread, and all sessions share the cached
 classifiers. Each thread that calls into torch gets its own team of ``torch.get_num_threads()`` intra-op
@@ -67,3 +67,20 @@ def configure_torch_threads(threads: int | None = None) -> int:
         except RuntimeError:  # torch already started its inter-op pool: the setting is fixed for good
             pass
     return threads
+
+
+def cpu_name() -> str:
+    """The CPU's model name from /proc/cpuinfo, e.g. "Intel(R) Xeon(R) Processor"; "unknown CPU" elsewhere."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown CPU"
+
+
+def machine_description() -> str:
+    """E.g. "CPU: Intel(R) Xeon(R) Processor, 2 threads" (where training ran, for describe())."""
+    return f"CPU: {cpu_name()}, {available_cores()} threads"

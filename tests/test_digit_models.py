@@ -8,7 +8,6 @@ import torch
 
 from models import CheckpointError, load_classifier
 from models.checkpoint import MANIFEST_NAME, load_checkpoint, save_checkpoint
-from models.classifiers import as_digit_batch
 from models.numpy_mlp import MLPConfig, NumpyMLP
 from models.torch_mlp import TorchMLP
 from tests.conftest import DIGIT_CHECKPOINTS
@@ -61,11 +60,26 @@ def test_contract(key: str, digit_classifiers, digit_sample) -> None:
     np.testing.assert_allclose(np.exp(acts["logits"]) / np.exp(acts["logits"]).sum(1, keepdims=True), p, atol=1e-5)
 
 
-def test_digit_input_validation() -> None:
-    with pytest.raises(ValueError, match="28, 28"):
-        as_digit_batch(np.zeros((2, 28, 27), np.uint8))
-    floats = as_digit_batch(np.full((1, 28, 28), 300.7))
-    assert floats.dtype == np.uint8 and floats.max() == 255
+@pytest.mark.parametrize(
+    ("images", "message"),
+    [(np.zeros((2, 28, 27), np.uint8), "shape"), (np.full((1, 28, 28), 255.0), "floating-point images are 0..1"),
+     (np.full((1, 28, 28), np.nan), "NaN"), (np.zeros((1, 28, 28), np.int64), "dtype int64"),
+     (np.zeros((1, 28, 28), bool), "dtype bool")],
+    ids=["shape", "float-0-255", "nan", "int64", "bool"],
+)
+def test_digit_input_outside_the_contract_refused(images, message: str, digit_classifiers) -> None:
+    for clf in digit_classifiers.values():
+        with pytest.raises(ValueError, match=message):
+            clf.predict_proba(images)
+
+
+@pytest.mark.parametrize("key", list(DIGIT_CHECKPOINTS))
+def test_uint8_and_float_inputs_give_the_same_probabilities(key: str, digit_classifiers, digit_sample) -> None:
+    images, _ = digit_sample
+    clf = digit_classifiers[key]
+    as_uint8 = clf.predict_proba(images[:20])
+    for dtype in (np.float32, np.float64):
+        np.testing.assert_allclose(clf.predict_proba(images[:20].astype(dtype) / 255), as_uint8, rtol=1e-4, atol=1e-6)
 
 
 @pytest.mark.parametrize("key", list(DIGIT_CHECKPOINTS))

@@ -22,7 +22,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import DIGIT_CHECKPOINTS, ROOT
 from PIL import Image, ImageFile, ImageOps
 
 from models.preprocessing import (
@@ -35,6 +34,7 @@ from models.preprocessing import (
     load_photo,
     preprocess_drawing,
 )
+from tests.conftest import DIGIT_CHECKPOINTS, ROOT
 
 RED, GREEN, BLUE, WHITE = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255)
 CORRUPT = "truncated or corrupt"
@@ -546,24 +546,30 @@ def stroke_canvas(dtype: type, value: float, channels: int = 4) -> np.ndarray:
     return canvas
 
 
-@pytest.mark.parametrize(
-    ("dtype", "value"),
-    [(np.uint8, 255), (np.uint16, 255), (np.int64, 255), (np.float32, 1.0), (np.float64, 255.0), (bool, True)],
-)
-def test_canvas_of_other_numeric_dtypes_gives_the_same_digit(dtype, value):
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_float_canvas_in_0_1_gives_the_same_digit_as_uint8(dtype):
     reference = preprocess_drawing(stroke_canvas(np.uint8, 255))
-    digit = preprocess_drawing(stroke_canvas(dtype, value))
+    digit = preprocess_drawing(stroke_canvas(dtype, 1.0))
     assert digit is not None and digit.dtype == np.uint8 and digit.shape == (28, 28)
     assert np.array_equal(digit, reference)
 
 
-def test_canvas_with_nan_and_inf_is_not_a_crash():
+@pytest.mark.parametrize(
+    ("dtype", "value", "message"),
+    [(np.uint16, 255, "dtype uint16"), (np.int64, 255, "dtype int64"), (bool, True, "dtype bool"),
+     (np.float64, 255.0, "floating-point images are 0..1"), (np.float32, -0.5, "floating-point images are 0..1")],
+)
+def test_canvas_outside_the_input_contract_refused(dtype, value, message):
+    with pytest.raises(ValueError, match=message):
+        preprocess_drawing(stroke_canvas(dtype, value))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_canvas_with_nan_or_inf_refused(bad):
     canvas = stroke_canvas(np.float32, 1.0)
-    canvas[0, 0] = np.nan
-    canvas[0, 1] = np.inf
-    canvas[99, 99] = -np.inf
-    digit = preprocess_drawing(canvas)
-    assert digit is not None and np.array_equal(digit, preprocess_drawing(stroke_canvas(np.float32, 1.0)))
+    canvas[0, 0] = bad
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        preprocess_drawing(canvas)
 
 
 @pytest.mark.parametrize("channels", [1, 3, 4])
@@ -643,7 +649,10 @@ def test_uploaded_digits_in_odd_modes_read_like_the_clean_picture(paper_digits, 
         for mode, data in odd_modes(grey).items():
             digit = digit_from_photo(load_photo(data))
             assert digit is not None and digit.shape == (28, 28) and digit.dtype == np.uint8, mode
-            corr = np.corrcoef(digit.ravel().astype(float), reference.ravel().astype(float))[0, 1]
+            # Centring rounds the centre of mass to a whole pixel, so a little change in the ink (a 16-colour
+            # palette, JPEG noise) may move the digit by one pixel: compare at the best of the 1-pixel shifts.
+            corr = max(np.corrcoef(np.roll(digit, (dy, dx), (0, 1)).ravel().astype(float),
+                                   reference.ravel().astype(float))[0, 1] for dy in (-1, 0, 1) for dx in (-1, 0, 1))
             assert corr > 0.8, f"{mode}: digit {label} differs from the clean picture (correlation {corr:.2f})"
             assert int(cnn.predict(digit)[0]) == label, f"{mode}: digit {label} misread"
 
@@ -665,7 +674,6 @@ def odd_photos() -> dict[str, np.ndarray]:
         "very-wide": rng.integers(0, 256, (3, 4000, 3), dtype=np.uint8),
         "very-tall": rng.integers(0, 256, (4000, 2, 3), dtype=np.uint8),
         "float-0-1": rgb.astype(np.float32) / 255,
-        "bool": rgb[:, :, 0] > 128,
         "non-contiguous": rgb[::2, ::-3],
     }
 
@@ -689,8 +697,9 @@ def test_pet_classifier_grey_equals_repeated_rgb(pet_classifier):
 
 @pytest.mark.parametrize(
     "images",
-    [[], np.zeros((10, 10, 2), np.uint8), [np.zeros((0, 5, 3), np.uint8)], "photo.jpg", [np.full((4, 4), "x")]],
-    ids=["empty-list", "2-channels", "no-pixels", "a-string", "strings"],
+    [[], np.zeros((10, 10, 2), np.uint8), [np.zeros((0, 5, 3), np.uint8)], "photo.jpg", [np.full((4, 4), "x")],
+     [np.ones((4, 4, 3), bool)], [np.full((4, 4, 3), 255.0)], [np.full((4, 4, 3), np.nan)]],
+    ids=["empty-list", "2-channels", "no-pixels", "a-string", "strings", "bool", "float-0-255", "nan"],
 )
 def test_pet_classifier_refuses_non_images(pet_classifier, images):
     with pytest.raises(ValueError):

@@ -1,6 +1,7 @@
 """Property tests: on any input, the preprocessing entry points give only their documented outcomes.
 
-- ``preprocess_drawing(array)``: a uint8 (28, 28) digit, None (no ink), or ValueError. Nothing else.
+- ``preprocess_drawing(array)``: a uint8 (28, 28) digit, None (no ink), or ValueError for an array outside
+  the input contract (image shape; uint8, or floats in [0, 1]). Nothing else.
 - ``load_photo(bytes)``: uint8 RGB (H, W, 3) with 1 <= H, W <= MAX_SIDE, or InvalidImageError. Nothing else.
 
 Inputs are random arrays of random shapes and dtypes, random bytes, and random valid images encoded in
@@ -13,7 +14,7 @@ import io
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from PIL import Image
@@ -44,10 +45,26 @@ def arrays(draw: st.DrawFn) -> np.ndarray:
     return draw(hnp.arrays(dtype, shape))
 
 
+@st.composite
+def valid_images(draw: st.DrawFn) -> np.ndarray:
+    """Arrays inside the input contract: image shapes, uint8 or floats in [0, 1]."""
+    shape = draw(st.tuples(st.integers(1, 60), st.integers(1, 60), st.sampled_from([1, 3, 4])))
+    if draw(st.booleans()):
+        return draw(hnp.arrays(np.uint8, shape))
+    dtype = draw(st.sampled_from([np.float16, np.float32, np.float64]))
+    return draw(hnp.arrays(dtype, shape, elements=st.floats(0, 1, width=np.dtype(dtype).itemsize * 8)))
+
+
 def is_image_shape(shape: tuple[int, ...]) -> bool:
     if 0 in shape:
         return False
     return len(shape) == 2 or (len(shape) == 3 and shape[2] in (1, 3, 4))
+
+
+def is_valid_image(a: np.ndarray) -> bool:
+    """The input contract, written out independently: an image shape, and uint8 or floats in [0, 1]."""
+    in_range = a.dtype.kind == "f" and bool(np.isfinite(a).all()) and bool(((a >= 0) & (a <= 1)).all())
+    return is_image_shape(a.shape) and (a.dtype == np.uint8 or in_range)
 
 
 @SETTINGS
@@ -56,18 +73,17 @@ def test_preprocess_drawing_only_documented_outcomes(canvas):
     try:
         digit = preprocess_drawing(canvas)
     except ValueError as e:
-        assert not is_image_shape(canvas.shape) or "dtype" in str(e), f"refused a valid canvas: {e}"
+        assert not is_valid_image(canvas), f"refused a valid canvas: {e}"
         return
-    assert is_image_shape(canvas.shape), f"accepted shape {canvas.shape}"
+    assert is_valid_image(canvas), f"accepted {canvas.dtype} {canvas.shape}"
     if digit is not None:
         assert digit.shape == (28, 28) and digit.dtype == np.uint8
         assert digit.max() > 0  # a digit was found, so some ink reached the output
 
 
 @SETTINGS
-@given(arrays())
+@given(valid_images())
 def test_drawing_steps_consistent_with_preprocess(canvas):
-    assume(is_image_shape(canvas.shape))
     steps = drawing_steps(canvas)
     digit = preprocess_drawing(canvas)
     if steps is None:
@@ -85,8 +101,9 @@ def test_digit_from_photo_only_documented_outcomes(image):
     try:
         digit = digit_from_photo(image)
     except ValueError:
-        assert not is_image_shape(image.shape)
+        assert not is_valid_image(image)
         return
+    assert is_valid_image(image)
     assert digit is None or (digit.shape == (28, 28) and digit.dtype == np.uint8)
 
 
