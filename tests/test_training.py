@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,21 +12,24 @@ import numpy as np
 import pytest
 
 from models import load_classifier
+from models.artifacts import eval_path, history_path
 from models.checkpoint import load_checkpoint, save_checkpoint, sha256_of
-from tests.conftest import DIGIT_CHECKPOINTS, ROOT
-from training.common import eval_path, history_path
+from tests.conftest import CHECKPOINTS, DIGIT_CHECKPOINTS, ROOT
 
 
-def run_cli(*args: str, env_data: Path | None = None) -> subprocess.CompletedProcess:
-    import os
-
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+def run_cli(*args: str, env_data: Path | None = None, cwd: Path = ROOT, **env: str) -> subprocess.CompletedProcess:
+    """``python -m <args>`` with the project importable from ``cwd``; ``env_data`` sets $PLAYGROUND_DATA_DIR."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT), **env}
     if env_data is not None:
         env["PLAYGROUND_DATA_DIR"] = str(env_data)
-    return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run([sys.executable, "-m", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
 
 
-@pytest.mark.parametrize("model", ["numpy_mlp", "torch_mlp", "cnn"])
+def shipped_hashes() -> dict[str, str]:
+    return {p.name: sha256_of(p) for p in sorted(CHECKPOINTS.iterdir()) if p.is_file()}
+
+
+@pytest.mark.parametrize("model", ["numpy_mlp", "torch_mlp", "digit_cnn"])
 def test_digit_training_smoke_run(model: str, tmp_path: Path, data_dir: Path) -> None:
     out = tmp_path / f"{model}.safetensors"
     result = run_cli("training.train", model, "--dry-run", "--no-progress", "--out", str(out), env_data=data_dir)
@@ -39,8 +43,6 @@ def test_digit_training_smoke_run(model: str, tmp_path: Path, data_dir: Path) ->
 
 
 def test_pet_training_smoke_run(tmp_path: Path, data_dir: Path) -> None:
-    import os
-
     out = tmp_path / "pet.safetensors"
     env = {**os.environ, "PLAYGROUND_CACHE_DIR": str(tmp_path / "cache")}
     cmd = [sys.executable, "-m", "training.train", "pet_cnn", "--limit", "64", "--epochs", "1", "--image-size", "64",
@@ -65,7 +67,7 @@ def test_same_seed_gives_the_same_model(tmp_path: Path, data_dir: Path) -> None:
         np.testing.assert_array_equal(outs[0][key], outs[1][key])
 
 
-@pytest.mark.parametrize("model", ["numpy_mlp", "cnn", "pet_cnn"])
+@pytest.mark.parametrize("model", ["numpy_mlp", "digit_cnn", "pet_cnn"])
 def test_missing_data_gives_one_clear_message(model: str, tmp_path: Path) -> None:
     result = run_cli("training.train", model, "--dry-run", "--data-dir", str(tmp_path / "empty"), "--out",
                      str(tmp_path / "x.safetensors"))
@@ -78,7 +80,53 @@ def test_missing_data_gives_one_clear_message(model: str, tmp_path: Path) -> Non
 
 def test_train_without_model_prints_usage() -> None:
     result = run_cli("training.train")
-    assert result.returncode == 2 and "numpy_mlp" in result.stderr
+    assert result.returncode == 2 and "numpy_mlp" in result.stderr and "digit_cnn" in result.stderr
+
+
+@pytest.mark.slow
+def test_dry_runs_never_touch_the_shipped_checkpoints(tmp_path: Path, data_dir: Path) -> None:
+    """Every CLI's dry run with its default --out writes under ./runs/, never into checkpoints/."""
+    before = shipped_hashes()
+    for model in ("numpy_mlp", "torch_mlp", "digit_cnn", "pet_cnn"):
+        result = run_cli("training.train", model, "--dry-run", "--no-progress", env_data=data_dir, cwd=tmp_path,
+                         PLAYGROUND_CACHE_DIR=str(tmp_path / "cache"))
+        assert result.returncode == 0, result.stderr
+        assert (tmp_path / "runs" / f"{model}.safetensors").is_file()
+        assert load_classifier(tmp_path / "runs" / f"{model}.safetensors").meta["model_type"] == model
+    assert shipped_hashes() == before
+
+
+@pytest.mark.parametrize("extra", [["--dry-run"], ["--limit", "100"], []], ids=["dry-run", "limit", "no-force"])
+def test_shipped_checkpoint_is_never_replaced_by_accident(extra: list[str], tmp_path: Path) -> None:
+    before = shipped_hashes()
+    target = CHECKPOINTS / "numpy_mlp.safetensors"
+    result = run_cli("training.train", "numpy_mlp", *extra, "--out", str(target), "--data-dir", str(tmp_path))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert ("never write into" if extra else "--force") in result.stderr
+    assert shipped_hashes() == before
+
+
+def test_force_replaces_a_listed_checkpoint_and_its_manifest_entry(tmp_path: Path, data_dir: Path) -> None:
+    listed = save_checkpoint(tmp_path / "numpy_mlp.safetensors", *load_checkpoint(DIGIT_CHECKPOINTS["numpy_mlp"]))
+    args = ["training.train", "numpy_mlp", "--epochs", "1", "--no-progress", "--out", str(listed)]
+    refused = run_cli(*args, "--limit", "300", env_data=data_dir)
+    assert refused.returncode == 2 and "--force" in refused.stderr
+    result = run_cli(*args, "--limit", "300", "--force", env_data=data_dir)
+    assert result.returncode == 0, result.stderr
+    assert load_classifier(listed).describe()["training"]["limit"] == 300  # the new model, accepted by the manifest
+
+
+def test_limit_keeps_the_whole_test_set(tmp_path: Path, data_dir: Path) -> None:
+    out = tmp_path / "m.safetensors"
+    result = run_cli("training.train", "numpy_mlp", "--dry-run", "--no-progress", "--out", str(out), env_data=data_dir)
+    assert result.returncode == 0, result.stderr
+    history = json.loads(history_path(out).read_text())
+    assert history["test"]["n"] == 10_000
+
+
+def test_history_files_keep_every_dot_but_the_suffix() -> None:
+    assert history_path("runs/cnn.lr3e-3.safetensors").name == "cnn.lr3e-3.history.json"
+    assert eval_path("runs/cnn.lr1e-3.safetensors").name == "cnn.lr1e-3.eval.json"
 
 
 def test_interrupted_write_keeps_the_old_checkpoint(tmp_path: Path, monkeypatch) -> None:

@@ -1,7 +1,8 @@
 """Evaluate a checkpoint through the public classifier contract: ``python -m training.evaluate <ckpt>``.
 
 Digit checkpoints are measured on the 10,000 MNIST test digits (or, with ``--sample``, on the 500 bundled
-ones); cats-vs-dogs checkpoints on the ``val`` photos (or the bundled examples). Prints accuracy,
+ones); cats-vs-dogs checkpoints on the 1,748 ``test`` photos (``--split val`` for the validation photos, or
+``--sample`` for the bundled examples). Prints accuracy,
 per-class accuracy and the confusion matrix (rows: true class, columns: predicted); ``--json`` writes them,
 ``--save`` writes them beside the checkpoint as ``<stem>.eval.json`` (with the checkpoint's sha256, so a
 report left over from an older checkpoint can be told apart; the compare page reads these files).
@@ -19,29 +20,15 @@ from typing import Any
 import numpy as np
 
 from models import CheckpointError, load_classifier
+from models.artifacts import eval_path
 from models.checkpoint import write_json_atomic
 from models.classifiers import DIGIT_CLASSES, Classifier
+from models.datasets import DATA_ENV, DataNotFoundError, load_mnist, resolve_data_dir
+from models.metrics import evaluate_predictions
+from models.preprocessing import load_photo
 from models.samples import load_digit_sample, pet_examples
-from training.common import DATA_ENV, DataNotFoundError, eval_path, fail, progress, resolve_data_dir
-
-
-def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, n_classes: int) -> np.ndarray:
-    """(n_classes, n_classes) int64 counts; entry [t, p] counts items of true class t predicted as p."""
-    matrix = np.zeros((n_classes, n_classes), np.int64)
-    np.add.at(matrix, (labels, predictions), 1)
-    return matrix
-
-
-def evaluate_predictions(labels: np.ndarray, predictions: np.ndarray, class_names: list[str]) -> dict[str, Any]:
-    """Accuracy, per-class accuracy (recall) and confusion matrix as a JSON-friendly dict."""
-    matrix = confusion_matrix(labels, predictions, len(class_names))
-    per_class = matrix.diagonal() / np.maximum(matrix.sum(axis=1), 1)
-    return {
-        "n": int(len(labels)),
-        "accuracy": float((labels == predictions).mean()),
-        "per_class_accuracy": {name: float(a) for name, a in zip(class_names, per_class)},
-        "confusion_matrix": matrix.tolist(),
-    }
+from training.cli import fail
+from training.runlog import progress
 
 
 def predict_all(clf: Classifier, images: Any, batch_size: int, show_progress: bool = True) -> np.ndarray:
@@ -51,27 +38,28 @@ def predict_all(clf: Classifier, images: Any, batch_size: int, show_progress: bo
     return np.concatenate(out)
 
 
-def load_eval_set(clf: Classifier, data_dir: Path, sample: bool) -> tuple[str, Any, np.ndarray]:
-    """(description, inputs, labels) for the classifier's task."""
+def load_eval_set(clf: Classifier, data_dir: Path, sample: bool, split: str = "test") -> tuple[str, Any, np.ndarray]:
+    """(description, inputs, labels) for the classifier's task: the ``split`` ("test" or "val") or the sample."""
     if clf.class_names == DIGIT_CLASSES:
         if sample:
             images, labels, _ = load_digit_sample()
             return "bundled MNIST sample", images, labels
-        from training.mnist_data import load_mnist
+        if split == "val":
+            from training.mnist_data import load_splits
 
+            images, labels = load_splits(data_dir)["val"]
+            return "MNIST validation digits", images, labels
         images, labels = load_mnist(data_dir, train=False)
         return "MNIST test set", images, labels
     if sample:
         examples = pet_examples()
-        from PIL import Image
-
-        photos = [np.asarray(Image.open(p).convert("RGB")) for p, _ in examples]
+        photos = [load_photo(p.read_bytes()) for p, _ in examples]
         return "bundled example photos", photos, np.array([clf.class_names.index(c) for _, c in examples])
     from training.pet_data import load_pet_split
 
     side = clf.model.config.image_size
-    images, labels = load_pet_split(data_dir, "val", side)
-    return "cats-vs-dogs val set", np.asarray(images), labels
+    images, labels = load_pet_split(data_dir, split, side)
+    return f"cats-vs-dogs {split} set", np.asarray(images), labels
 
 
 def format_report(name: str, where: str, result: dict[str, Any], class_names: list[str]) -> str:
@@ -91,6 +79,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("checkpoint", help="checkpoint file, e.g. checkpoints/digit_cnn.safetensors")
     p.add_argument("--data-dir", default=None, help=f"folder holding the datasets (default: ${DATA_ENV}, else ./data)")
     p.add_argument("--sample", action="store_true", help="use the small samples bundled in samples/ instead")
+    p.add_argument("--split", choices=("test", "val"), default="test",
+                   help="which held-out set to measure (default test; val is for tuning, test is reported)")
     p.add_argument("--json", dest="json_out", default=None, help="also write the results to this JSON file")
     p.add_argument(
         "--save",
@@ -103,7 +93,7 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     try:
         clf = load_classifier(args.checkpoint)
-        where, images, labels = load_eval_set(clf, resolve_data_dir(args.data_dir), args.sample)
+        where, images, labels = load_eval_set(clf, resolve_data_dir(args.data_dir), args.sample, args.split)
     except (CheckpointError, DataNotFoundError) as e:
         fail(str(e))
     t0 = time.perf_counter()

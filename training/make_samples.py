@@ -11,9 +11,8 @@ import shutil
 
 import numpy as np
 
+from models.datasets import load_mnist, resolve_data_dir
 from models.samples import DIGIT_SAMPLE, PET_DIR
-from training.common import resolve_data_dir
-from training.mnist_data import load_mnist
 from training.pet_data import pet_folder
 
 PER_CLASS = 50

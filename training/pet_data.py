@@ -14,10 +14,9 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
-from models.preprocessing import resize_photo
-from training.common import DATA_ENV, DataNotFoundError
+from models.datasets import DATA_ENV, DataNotFoundError
+from models.preprocessing import load_photo, resize_photo
 
 PET_CLASSES = ["cat", "dog"]
 CACHE_DIR = Path(os.environ.get("PLAYGROUND_CACHE_DIR", ".cache"))
@@ -51,10 +50,8 @@ def list_images(data_dir: Path, split: str, limit: int | None = None) -> tuple[l
 
 
 def decode(path: str, side: int) -> np.ndarray:
-    """One file -> uint8 (side, side, 3), exactly as the app sees an upload of it."""
-    with Image.open(path) as im:
-        im = im.convert("RGB")
-        return resize_photo(np.asarray(im), side)
+    """One file -> uint8 (side, side, 3), decoded by load_photo exactly as the app decodes an upload of it."""
+    return resize_photo(load_photo(Path(path).read_bytes()), side)
 
 
 def load_pet_split(

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from training.common import progress
+from training.runlog import progress
 
 Prepare = Callable[[np.ndarray, bool], torch.Tensor]
 
@@ -73,7 +73,7 @@ def train_one_epoch(
 def evaluate(
     model: nn.Module, images: np.ndarray, labels: np.ndarray, *, prepare: Prepare, batch_size: int = 500
 ) -> dict[str, float]:
-    """Loss and accuracy without augmentation or dropout (fp32). Returns {"loss", "acc"}."""
+    """Loss and accuracy without augmentation or dropout (fp32). Returns {"loss", "acc", "n"}."""
     model.eval()
     total_loss = correct = 0.0
     for start in range(0, len(labels), batch_size):
@@ -82,7 +82,7 @@ def evaluate(
         logits = model(x)
         total_loss += float(F.cross_entropy(logits, y, reduction="sum"))
         correct += float((logits.argmax(1) == y).sum())
-    return {"loss": total_loss / len(labels), "acc": correct / len(labels)}
+    return {"loss": total_loss / len(labels), "acc": correct / len(labels), "n": len(labels)}
 
 
 def state_to_numpy(model: nn.Module) -> dict[str, np.ndarray]:

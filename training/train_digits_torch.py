@@ -1,4 +1,4 @@
-"""Train the PyTorch MLP or the digit CNN on MNIST: ``python -m training.train torch_mlp|cnn``.
+"""Train the PyTorch MLP or the digit CNN on MNIST: ``python -m training.train torch_mlp|digit_cnn``.
 
 The MLP mirrors the NumPy one (same widths, dropout, random shifts, Adam with cosine decay), so the app
 compares like with like. The CNN trains with random rotations/zooms/shifts, AdamW and a one-cycle schedule.
@@ -15,29 +15,24 @@ import torch
 
 from models.classifiers import DIGIT_CLASSES
 from models.cnn import CNNConfig, ConvNet
+from models.inputs import MNIST_MEAN, MNIST_STD, as_digit_batch, normalise_digits
 from models.numpy_mlp import MLPConfig
 from models.torch_mlp import TorchMLP
 from training.augment import random_affine, random_shift
-from training.common import (
-    add_common_args,
-    apply_dry_run,
-    log_epoch,
-    save_run,
-    seed_everything,
-    training_meta,
-)
-from training.mnist_data import MNIST_MEAN, MNIST_STD, splits_from_args
+from training.cli import add_common_args, prepare_run
+from training.mnist_data import splits_from_args
+from training.runlog import log_epoch, save_run, training_meta
 from training.torch_loop import cpu_supports_bf16, evaluate, state_to_numpy, train_one_epoch
 
 DEFAULTS = {
-    "torch_mlp": dict(epochs=30, batch_size=128, lr=1e-3, out="checkpoints/torch_mlp.safetensors"),
-    "cnn": dict(epochs=15, batch_size=128, lr=3e-3, out="checkpoints/digit_cnn.safetensors"),
+    "torch_mlp": dict(epochs=30, batch_size=128, lr=1e-3),
+    "digit_cnn": dict(epochs=15, batch_size=128, lr=3e-3),
 }
 
 
 def to_input(images: np.ndarray, flat: bool) -> torch.Tensor:
     """uint8 (N, 28, 28) -> normalised float32 (N, 784) or (N, 1, 28, 28)."""
-    x = torch.from_numpy(images).float().div_(255).sub_(MNIST_MEAN).div_(MNIST_STD)
+    x = torch.from_numpy(normalise_digits(as_digit_batch(images)))
     return x.reshape(len(x), -1) if flat else x.unsqueeze(1)
 
 
@@ -56,9 +51,8 @@ def make_prepare(model_name: str, max_shift: int, rng: np.random.Generator, gene
     return prepare
 
 
-def build_parser(model_name: str) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=f"python -m training.train {model_name}", description=__doc__)
-    add_common_args(p, **DEFAULTS[model_name])
+def add_arguments(p: argparse.ArgumentParser, model_name: str) -> None:
+    add_common_args(p, model=model_name, download=True, **DEFAULTS[model_name])
     p.add_argument("--dropout", type=float, default=0.2 if model_name == "torch_mlp" else 0.3, help="dropout rate")
     p.add_argument("--weight-decay", type=float, default=0.0 if model_name == "torch_mlp" else 5e-4,
                    help="L2 (MLP) or decoupled weight decay (CNN)")
@@ -69,13 +63,11 @@ def build_parser(model_name: str) -> argparse.ArgumentParser:
         p.add_argument("--channels", type=int, nargs="+", default=[32, 64, 128], help="conv widths per block")
         p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=cpu_supports_bf16(),
                        help="bfloat16 autocast for training (default: on if the CPU has native bf16)")
-    return p
 
 
-def main(model_name: str, argv: list[str] | None = None) -> None:
-    args = build_parser(model_name).parse_args(argv)
-    apply_dry_run(args)
-    seed_everything(args.seed)
+def run(args: argparse.Namespace) -> None:
+    model_name = args.model
+    prepare_run(args)
     data = splits_from_args(args)
     generator = torch.Generator().manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
@@ -91,9 +83,7 @@ def main(model_name: str, argv: list[str] | None = None) -> None:
             {"params": [l.bias for l in model.layers], "weight_decay": 0.0},  # L2 on weights only, as in NumPy
         ]
         optimizer = torch.optim.Adam(groups, lr=args.lr)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda s: 0.5 * (1 + np.cos(np.pi * min(s, steps) / steps))
-        )
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
         model_type, display = "torch_mlp", "PyTorch MLP"
         extra = {"optimizer": "Adam, cosine decay", "max_shift": args.max_shift}
         bf16 = False

@@ -12,24 +12,17 @@ from dataclasses import asdict
 import numpy as np
 
 from models.classifiers import DIGIT_CLASSES
+from models.inputs import MNIST_MEAN, MNIST_STD, as_digit_batch, normalise_digits
 from models.numpy_mlp import Adam, MLPConfig, NumpyMLP
 from training.augment import random_shift
-from training.common import (
-    add_common_args,
-    apply_dry_run,
-    log_epoch,
-    progress,
-    save_run,
-    seed_everything,
-    training_meta,
-)
-from training.mnist_data import MNIST_MEAN, MNIST_STD, splits_from_args
+from training.cli import add_common_args, prepare_run
+from training.mnist_data import splits_from_args
+from training.runlog import log_epoch, progress, save_run, training_meta
 
 
 def normalise(images: np.ndarray) -> np.ndarray:
     """uint8 (N, 28, 28) -> float32 (N, 784), standardised with the MNIST mean and std."""
-    x = images.reshape(len(images), -1).astype(np.float32) / 255.0
-    return (x - np.float32(MNIST_MEAN)) / np.float32(MNIST_STD)
+    return normalise_digits(as_digit_batch(images)).reshape(len(images), -1)
 
 
 def cosine_lr(base: float, step: int, total: int) -> float:
@@ -73,30 +66,26 @@ def train_one_epoch(
 
 
 def evaluate(model: NumpyMLP, images: np.ndarray, labels: np.ndarray, batch_size: int = 1000) -> dict[str, float]:
-    """Loss and accuracy without dropout or augmentation. Returns {"loss", "acc"}."""
+    """Loss and accuracy without dropout or augmentation. Returns {"loss", "acc", "n"}."""
     total_loss = correct = 0.0
     for start in range(0, len(labels), batch_size):
         x, y = normalise(images[start : start + batch_size]), labels[start : start + batch_size]
         logits = model.forward(x)[0][-1]
         total_loss += model.loss(logits, y) * len(y)
         correct += float((logits.argmax(1) == y).sum())
-    return {"loss": total_loss / len(labels), "acc": correct / len(labels)}
+    return {"loss": total_loss / len(labels), "acc": correct / len(labels), "n": len(labels)}
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m training.train numpy_mlp", description=__doc__)
-    add_common_args(p, epochs=30, batch_size=128, lr=1e-3, out="checkpoints/numpy_mlp.safetensors")
+def add_arguments(p: argparse.ArgumentParser, model: str = "numpy_mlp") -> None:
+    add_common_args(p, model=model, epochs=30, batch_size=128, lr=1e-3, download=True)
     p.add_argument("--hidden", type=int, nargs="+", default=[512, 256], help="hidden layer widths (default 512 256)")
     p.add_argument("--dropout", type=float, default=0.2, help="dropout on hidden units (default 0.2)")
     p.add_argument("--weight-decay", type=float, default=0.0, help="L2 coefficient lambda (default 0)")
     p.add_argument("--max-shift", type=int, default=2, help="random translation in pixels (default 2, 0 = off)")
-    return p
 
 
-def main(argv: list[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
-    apply_dry_run(args)
-    seed_everything(args.seed)
+def run(args: argparse.Namespace) -> None:
+    prepare_run(args)
     data = splits_from_args(args)
     config = MLPConfig(sizes=(784, *args.hidden, 10), dropout=args.dropout, weight_decay=args.weight_decay)
     model = NumpyMLP(config, seed=args.seed)
@@ -129,7 +118,3 @@ def main(argv: list[str] | None = None) -> None:
         "metrics": {"val_acc": history["epochs"][-1]["val_acc"], "test_acc": test["acc"], "test_loss": test["loss"]},
     }
     save_run(args.out, model.state_dict(), meta, history | {"test": test, "wall_time_s": wall})
-
-
-if __name__ == "__main__":
-    main()

@@ -16,19 +16,11 @@ import numpy as np
 import torch
 
 from models.cnn import CNNConfig, ConvNet
+from models.datasets import DataNotFoundError, resolve_data_dir
 from training.augment import color_jitter, random_affine
-from training.common import (
-    DataNotFoundError,
-    add_common_args,
-    apply_dry_run,
-    fail,
-    log_epoch,
-    resolve_data_dir,
-    save_run,
-    seed_everything,
-    training_meta,
-)
+from training.cli import add_common_args, fail, prepare_run
 from training.pet_data import PET_CLASSES, load_pet_split
+from training.runlog import log_epoch, save_run, training_meta
 from training.torch_loop import cpu_supports_bf16, evaluate, state_to_numpy, train_one_epoch
 
 MEAN = (0.485, 0.456, 0.406)  # ImageNet channel statistics: a fine standardisation for any photo set
@@ -51,9 +43,8 @@ def make_prepare(generator: torch.Generator):
     return prepare
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m training.train pet_cnn", description=__doc__)
-    add_common_args(p, epochs=45, batch_size=64, lr=2e-3, out="checkpoints/pet_cnn.safetensors")
+def add_arguments(p: argparse.ArgumentParser, model: str = "pet_cnn") -> None:
+    add_common_args(p, model=model, epochs=45, batch_size=64, lr=2e-3, download=False)
     p.add_argument("--image-size", type=int, default=128, help="side of the square network input (default 128)")
     p.add_argument("--channels", type=int, nargs="+", default=[32, 64, 128, 256], help="conv widths per block")
     p.add_argument("--dropout", type=float, default=0.3, help="dropout before the classifier (default 0.3)")
@@ -61,13 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--label-smoothing", type=float, default=0.1, help="label smoothing (default 0.1)")
     p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=cpu_supports_bf16(),
                    help="bfloat16 autocast for training (default: on if the CPU has native bf16)")
-    return p
 
 
-def main(argv: list[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
-    apply_dry_run(args)
-    seed_everything(args.seed)
+def run(args: argparse.Namespace) -> None:
+    prepare_run(args)
     torch.set_num_threads(max(1, torch.get_num_threads()))
     data_dir = resolve_data_dir(args.data_dir)
     t0 = time.perf_counter()
@@ -123,7 +111,3 @@ def main(argv: list[str] | None = None) -> None:
     }
     model = model.to(memory_format=torch.contiguous_format)
     save_run(args.out, state_to_numpy(model), meta, history | {"wall_time_s": wall})
-
-
-if __name__ == "__main__":
-    main()
