@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from app.logic import compare
+from app.logic import galleries, latency, reports, tables, weights
 from app.logic.charts import confusion_chart, history_chart, per_class_chart
 from app.logic.images import grey_to_rgb
 from app.logic.registry import ALL_MODELS, DIGIT_MODELS, PET_MODEL, ModelSpec, checkpoint_path
@@ -25,13 +25,13 @@ def _latency(_clf: Classifier, key: str, stamp: str) -> float:
         inputs = list(load_digit_sample()[0][:15])
     else:
         inputs = [load_photo(path.read_bytes()) for path, _ in pet_examples()]
-    return compare.measure_latency(_clf, inputs, repeats=15 if len(inputs) > 10 else 5)
+    return latency.measure_latency(_clf, inputs, repeats=15 if len(inputs) > 10 else 5)
 
 
 @st.cache_data(show_spinner="Scoring the 500 sample digits…")
 def _sample_predictions(_models: dict[str, Classifier], stamp: str) -> dict[str, np.ndarray]:
     images, _, _ = load_digit_sample()
-    return compare.sample_predictions(_models, images)
+    return galleries.sample_predictions(_models, images)
 
 
 def _gallery(images: np.ndarray, indices: np.ndarray, captions: list[str]) -> None:
@@ -44,18 +44,18 @@ def _gallery(images: np.ndarray, indices: np.ndarray, captions: list[str]) -> No
         st.caption(f"…and {len(indices) - MAX_SHOWN} more.")
 
 
-def _saved_reports(loaded: dict[ModelSpec, Classifier]) -> dict[ModelSpec, compare.EvalReport]:
+def _saved_reports(loaded: dict[ModelSpec, Classifier]) -> dict[ModelSpec, reports.EvalReport]:
     """Each loaded model's saved full-test-set evaluation (or why it has none), checked against its checkpoint."""
     return {
-        spec: compare.load_eval_report(checkpoint_path(spec), clf.describe()["checkpoint"].get("sha256", ""),
+        spec: reports.load_eval_report(checkpoint_path(spec), clf.describe()["checkpoint"].get("sha256", ""),
                                        clf.class_names)
         for spec, clf in loaded.items()
     }
 
 
-def _common_mistakes_text(reports: dict[str, dict]) -> str:
+def _common_mistakes_text(full: dict[str, dict]) -> str:
     """A caption sentence naming the most common mistakes of all models together (empty when there are none)."""
-    top = compare.common_mistakes(reports, DIGIT_CLASSES)
+    top = reports.common_mistakes(full, DIGIT_CLASSES)
     if not top:
         return ""
     return " Most common mistakes, all models together: " + ", ".join(
@@ -119,7 +119,7 @@ def render() -> None:
         return
     stamps = {spec: str(checkpoint_path(spec).stat().st_mtime) for spec in loaded}
     latencies = {spec.key: _latency(clf, spec.key, stamps[spec]) for spec, clf in loaded.items()}
-    table = compare.model_table({spec.key: clf for spec, clf in loaded.items()}, latencies)
+    table = tables.model_table({spec.key: clf for spec, clf in loaded.items()}, latencies)
     st.dataframe(
         table,
         hide_index=True,
@@ -142,23 +142,23 @@ def render() -> None:
         return
     images, labels, _ = load_digit_sample()
     predictions = _sample_predictions(digits, "|".join(stamps[s] for s in loaded if s in DIGIT_MODELS))
-    reports = compare.sample_reports(predictions, labels)
+    sample_reports = galleries.sample_reports(predictions, labels)
 
     # Live, on the 500 bundled digits: not a second set of confusion matrices (the full test set above says
     # that better) but the pictures behind the numbers, which only a set we hold in memory can show.
     st.header("On 500 real test digits")
-    scores = ", ".join(f"{name} {round(r['accuracy'] * r['n'])}" for name, r in reports.items())
+    scores = ", ".join(f"{name} {round(r['accuracy'] * r['n'])}" for name, r in sample_reports.items())
     st.caption(f"The 500 handwritten digits bundled with the app (50 of each), which no model saw in training, "
                f"scored live on this server. Right out of 500: {scores}.")
     st.subheader("Digits the models get wrong")
-    wrong = compare.mistakes(predictions, labels)
+    wrong = galleries.mistakes(predictions, labels)
     for tab, (name, indices) in zip(st.tabs(list(wrong)), wrong.items()):
         with tab:
-            _gallery(images, indices, [compare.mistake_caption(i, predictions, labels, name) for i in indices])
+            _gallery(images, indices, [galleries.mistake_caption(i, predictions, labels, name) for i in indices])
     st.caption("Real test digits this model misreads, with the true digit and the model's answer.")
     st.subheader("Digits the models disagree on")
-    split = compare.disagreements(predictions)
-    _gallery(images, split, [compare.mistake_caption(i, predictions, labels) for i in split])
+    split = galleries.disagreements(predictions)
+    _gallery(images, split, [galleries.mistake_caption(i, predictions, labels) for i in split])
     st.caption(f"Where the networks do not all give the same answer. Under each picture: the true digit, then the "
                f"answers of the {' / '.join(predictions)}. Often sloppy or unusual handwriting.")
 
@@ -166,7 +166,7 @@ def render() -> None:
     st.caption("Loss (lower is better) and accuracy per pass over the training data, on the training digits and "
                "on held-out validation digits. Curves that drift apart would mean the model memorises.")
     for spec, clf in loaded.items():
-        history = compare.load_history(checkpoint_path(spec))
+        history = reports.load_history(checkpoint_path(spec))
         if history is None or history.empty:
             st.info(f"No training history found for the {clf.name}.")
             continue
@@ -180,8 +180,8 @@ def render() -> None:
         "excites the unit, blue = it inhibits it). CNNs: each square is one small filter slid over the image."
     )
     for clf in loaded.values():
-        weights = compare.first_layer_weights(clf)
-        kind = "filters" if weights.shape[1] < 10 else "hidden units"
-        st.markdown(f"**{clf.name}** · first {min(32, len(weights))} of {len(weights)} {kind}, "
-                    f"{' × '.join(map(str, weights.shape[1:]))} each")
-        st.image(compare.weight_images(weights, 32), width=56)
+        first = weights.first_layer_weights(clf)
+        kind = "filters" if first.shape[1] < 10 else "hidden units"
+        st.markdown(f"**{clf.name}** · first {min(32, len(first))} of {len(first)} {kind}, "
+                    f"{' × '.join(map(str, first.shape[1:]))} each")
+        st.image(weights.weight_images(first, 32), width=56)

@@ -8,9 +8,9 @@ import numpy as np
 import streamlit as st
 
 from app.logic.charts import class_probability_chart
-from app.logic.compare import accuracy_of
 from app.logic.digits import confidence_text
 from app.logic.pets import MAX_MAPS_SHOWN, analyse_photo
+from app.logic.tables import accuracy_of
 from app.shared import pet_model, photo_or_error, uploaded_photo
 from models.classifiers import Classifier
 from models.samples import pet_examples

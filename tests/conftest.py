@@ -38,6 +38,13 @@ def require(condition: bool, reason: str) -> None:
         pytest.skip(reason)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that uses the full datasets ``data``, so ``-m "not data"`` runs without them."""
+    for item in items:
+        if "data_dir" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.data)
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     """The folder with MNIST/ and cats_vs_dogs/ ($PLAYGROUND_DATA_DIR or ./data)."""

@@ -20,11 +20,11 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from app.logic import registry
+from models.artifacts import eval_path, history_path
 from models.preprocessing import InvalidImageError, load_photo
 from models.samples import load_digit_sample, pet_examples
 from tests.app_helpers import draw_on_canvas, stroke_canvas
 from tests.conftest import ROOT, require
-from training.common import eval_path, history_path
 
 TIMEOUT = 120  # the first run of a page loads models and scores the sample set on a busy 2-core machine
 
@@ -280,7 +280,7 @@ def test_compare_page(digits_only_dir: Path) -> None:
     titles = chart_titles(at)
     for spec in registry.DIGIT_MODELS:  # one matrix per model, titled with its saved full-test accuracy
         report = json.loads(eval_path(digits_only_dir / spec.filename).read_text())
-        assert f"{spec.title}: {report['accuracy']:.2%} of 10,000 right" in titles, titles
+        assert f"{report['model']}: {report['accuracy']:.2%} of 10,000 right" in titles, titles
     captions = texts(at.caption)
     assert "10,000 MNIST test digits" in captions and "Most common mistakes" in captions
     assert "Right out of 500: NumPy MLP" in captions

@@ -21,8 +21,9 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
 from packaging.specifiers import SpecifierSet
+
+from tests.conftest import ROOT
 
 DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
@@ -197,7 +198,7 @@ def test_dockerignore_keeps_out_what_the_image_must_not_hold():
     for path in [
         "app/main.py",
         "models/loader.py",
-        "training/common.py",
+        "training/cli.py",
         "checkpoints/digit_cnn.safetensors",
         "checkpoints/MANIFEST.json",
         "checkpoints/digit_cnn.history.json",

@@ -21,3 +21,13 @@ def test_models_and_training_never_import_streamlit() -> None:
         if "import streamlit" in p.read_text() or "from streamlit" in p.read_text()
     ]
     assert offenders == []
+
+
+def test_app_never_imports_training() -> None:
+    """The app runs on models/ alone: what it needs from training lives in models/."""
+    offenders = [
+        str(p.relative_to(ROOT))
+        for p in (ROOT / "app").rglob("*.py")
+        if any(line.lstrip().startswith(("import training", "from training")) for line in p.read_text().splitlines())
+    ]
+    assert offenders == []

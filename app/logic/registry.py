@@ -21,21 +21,25 @@ CHECKPOINT_ENV = "PLAYGROUND_CHECKPOINT_DIR"
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """One model the app knows: its checkpoint file name and the command that trains it."""
+    """One model the app shows. ``key`` is its one name: model_type, file stem and training sub-command;
+    its display name comes from the checkpoint."""
 
     key: str
-    title: str
-    filename: str
-    train_command: str
     task: str  # "digits" or "pets"
+
+    @property
+    def filename(self) -> str:
+        return f"{self.key}.safetensors"
+
+    @property
+    def train_command(self) -> str:
+        return f"python -m training.train {self.key} --out checkpoints/{self.filename} --force"
 
 
 DIGIT_MODELS: tuple[ModelSpec, ...] = (
-    ModelSpec("numpy_mlp", "NumPy MLP", "numpy_mlp.safetensors", "python -m training.train numpy_mlp", "digits"),
-    ModelSpec("torch_mlp", "PyTorch MLP", "torch_mlp.safetensors", "python -m training.train torch_mlp", "digits"),
-    ModelSpec("digit_cnn", "CNN", "digit_cnn.safetensors", "python -m training.train cnn", "digits"),
+    ModelSpec("numpy_mlp", "digits"), ModelSpec("torch_mlp", "digits"), ModelSpec("digit_cnn", "digits")
 )
-PET_MODEL = ModelSpec("pet_cnn", "Cats-vs-dogs CNN", "pet_cnn.safetensors", "python -m training.train pet_cnn", "pets")
+PET_MODEL = ModelSpec("pet_cnn", "pets")
 ALL_MODELS: tuple[ModelSpec, ...] = (*DIGIT_MODELS, PET_MODEL)
 
 
@@ -74,7 +78,7 @@ class LoadedModel:
         """A message for users: what went wrong and the command that (re)creates the checkpoint."""
         what = "is missing" if not self.path.exists() else "could not be loaded"
         return (
-            f"The {self.spec.title} checkpoint {what} ({self.error}). "
+            f"The {self.spec.key} checkpoint {what} ({self.error}). "
             f"Train it with `{self.spec.train_command}` and reload this page."
         )
 
