@@ -20,11 +20,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import DIGIT_CHECKPOINTS
 from safetensors.numpy import save_file
 
 from models import load_classifier
 from models.checkpoint import MANIFEST_NAME, CheckpointError, load_checkpoint, read_manifest, sha256_of
+from tests.conftest import DIGIT_CHECKPOINTS
 
 SOURCE = DIGIT_CHECKPOINTS["numpy_mlp"]  # the smallest committed checkpoint, and torch-free
 
