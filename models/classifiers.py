@@ -1,10 +1,18 @@
 """The classifier contract shared by every model, and its three implementations.
 
 Every classifier has ``name``, ``class_names``, ``describe()``, ``predict_proba(images)`` and
-``activations(images)``; the photo classifier adds ``gradcam(image, target=None)``. Inputs are raw images
-under the contract of ``models.inputs`` (uint8 0..255 or float 0..1); resizing and normalisation happen
-here, with constants read from the checkpoint. Inference is
-deterministic and stateless (eval mode, no caches), so one instance can serve many threads at once.
+``activations(images)``. Digit classifiers add ``input_gradient(images, target)``; the photo classifier adds
+``gradcam(image, target=None)``. Inputs are raw images under the contract of ``models.inputs`` (uint8 0..255
+or float 0..1); resizing and normalisation happen here, with constants read from the checkpoint.
+
+Honest answers, from what the checkpoint carries:
+- ``predict_proba`` is calibrated: the class logits are divided by the temperature fitted on validation data
+  (meta "calibration"; 1 when absent);
+- a model trained with a "reject" output (one more logit than classes: "none of these") has
+  ``unknown_score(images)``, the log-odds of that output against all classes (higher = less like any class),
+  and ``unknown_threshold`` (meta "unknown"), above which it says "I don't know". The reject output is kept
+  out of ``predict_proba``, whose rows stay distributions over ``class_names``.
+Inference is deterministic and stateless (eval mode, no caches), so one instance can serve many threads.
 """
 
 from __future__ import annotations
@@ -15,47 +23,87 @@ from typing import Any
 import numpy as np
 
 from models.inputs import as_digit_batch, as_photo_list, normalise_digits
-from models.numpy_mlp import NumpyMLP, layer_names
+from models.numpy_mlp import NumpyMLP, layer_names, log_softmax
 
 DIGIT_CLASSES = [str(d) for d in range(10)]  # class names of every digit classifier
 
 
+def logsumexp(x: np.ndarray) -> np.ndarray:
+    """log(sum(exp(x))) over the last axis, stable for large values."""
+    top = x.max(axis=-1, keepdims=True)
+    return (top + np.log(np.exp(x - top).sum(axis=-1, keepdims=True)))[..., 0]
+
+
 class Classifier:
-    """Base class: identity and description; subclasses implement predict_proba and activations."""
+    """Base class: identity, description and the calibrated answers; subclasses give ``logits``."""
 
     def __init__(self, name: str, class_names: list[str], meta: dict[str, Any], model: Any) -> None:
         self.name = name
         self.class_names = list(class_names)
         self.meta = meta
         self.model = model
+        self.temperature = float(meta.get("calibration", {}).get("temperature", 1.0))
 
     def num_parameters(self) -> int:
         raise NotImplementedError
 
     def describe(self) -> dict[str, Any]:
         """Architecture, parameter count, config, training settings and metrics, as a JSON-friendly dict."""
+        keys = ("config", "normalization", "training", "metrics", "checkpoint", "calibration", "unknown")
         return {
             "name": self.name,
             "model_type": self.meta["model_type"],
             "architecture": self.meta.get("architecture", ""),
             "parameters": self.num_parameters(),
             "class_names": self.class_names,
-            "config": self.meta.get("config", {}),
-            "normalization": self.meta.get("normalization", {}),
-            "training": self.meta.get("training", {}),
-            "metrics": self.meta.get("metrics", {}),
-            "checkpoint": self.meta.get("checkpoint", {}),
+            **{key: self.meta.get(key, {}) for key in keys},
         }
 
-    def predict_proba(self, images: Any) -> np.ndarray:
+    def logits(self, images: Any) -> np.ndarray:
+        """The network's raw outputs, float (N, outputs): one per class, plus the reject output if it has one."""
         raise NotImplementedError
 
     def activations(self, images: Any) -> OrderedDict[str, np.ndarray]:
         raise NotImplementedError
 
+    @property
+    def has_reject_output(self) -> bool:
+        return "unknown" in self.meta
+
+    def class_logits(self, logits: np.ndarray) -> np.ndarray:
+        """The class part of ``logits`` divided by the temperature, float64 (N, classes)."""
+        return np.asarray(logits, np.float64)[:, : len(self.class_names)] / self.temperature
+
+    def predict_proba(self, images: Any) -> np.ndarray:
+        """Calibrated probabilities over ``class_names``, float (N, classes), rows summing to 1."""
+        return self.proba_of(self.logits(images))
+
+    def proba_of(self, logits: np.ndarray) -> np.ndarray:
+        """``predict_proba`` from logits already computed (N, outputs), e.g. the last of ``activations``."""
+        return np.exp(log_softmax(self.class_logits(logits)))
+
     def predict(self, images: Any) -> np.ndarray:
         """Index of the most probable class for each image, (N,)."""
         return self.predict_proba(images).argmax(axis=1)
+
+    def unknown_score(self, images: Any) -> np.ndarray:
+        """How little each input looks like any class, float (N,): the reject output's log-odds against all
+        classes, z_reject - logsumexp(z_classes). Over ``unknown_threshold`` the model says "I don't know"."""
+        return self.unknown_score_of(self.logits(images))
+
+    def unknown_score_of(self, logits: np.ndarray) -> np.ndarray:
+        """``unknown_score`` from logits already computed (N, outputs) -> float (N,)."""
+        if not self.has_reject_output:
+            raise AttributeError(f"{self.name} was trained without a reject output: it has no unknown_score")
+        z = np.asarray(logits, np.float64)
+        return z[:, len(self.class_names)] - logsumexp(z[:, : len(self.class_names)])
+
+    @property
+    def unknown_threshold(self) -> float:
+        """The unknown_score above which the model says "I don't know", chosen on validation data."""
+        if not self.has_reject_output:
+            raise AttributeError(f"{self.name} was trained without a reject output: it has no unknown_threshold")
+        return float(self.meta["unknown"]["threshold"])
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} classes={self.class_names}>"
@@ -69,6 +117,26 @@ class DigitClassifierBase(Classifier):
         norm = self.meta["normalization"]
         return normalise_digits(as_digit_batch(images), norm["mean"], norm["std"])
 
+    def dlogits(self, logits: np.ndarray, target: Any) -> np.ndarray:
+        """d log p(target) / d logits for every row, float (N, outputs): (onehot(target) - p) / T on the class
+        logits (p = predict_proba), 0 on the reject output."""
+        target = np.asarray(target)
+        if target.shape != (len(logits),) or target.dtype.kind not in "iu":
+            raise ValueError(f"target must be an int array of shape ({len(logits)},), got {target.dtype} "
+                             f"{target.shape}")
+        if ((target < 0) | (target >= len(self.class_names))).any():
+            raise ValueError(f"target must be class indices 0..{len(self.class_names) - 1}")
+        p = self.proba_of(logits)
+        grad = np.zeros(np.shape(logits), np.float64)
+        grad[:, : len(self.class_names)] = -p
+        grad[np.arange(len(target)), target] += 1.0
+        return grad / self.temperature
+
+    def input_gradient(self, images: Any, target: Any) -> np.ndarray:
+        """d log p(target) / d pixel, float (N, 28, 28), pixels on the 0..1 scale (``images`` under the input
+        contract; ``target``: int (N,) class indices)."""
+        raise NotImplementedError
+
 
 class NumpyDigitClassifier(DigitClassifierBase):
     """Wraps the from-scratch NumpyMLP (no torch needed)."""
@@ -78,15 +146,25 @@ class NumpyDigitClassifier(DigitClassifierBase):
     def num_parameters(self) -> int:
         return self.model.num_parameters()
 
-    def predict_proba(self, images: Any) -> np.ndarray:
+    def _flat(self, images: Any) -> np.ndarray:
         x = self.normalise(images)
-        return self.model.predict_proba(x.reshape(len(x), -1))
+        return x.reshape(len(x), -1)  # (N, 784)
+
+    def logits(self, images: Any) -> np.ndarray:
+        return self.model.forward(self._flat(images))[0][-1]
 
     def activations(self, images: Any) -> OrderedDict[str, np.ndarray]:
-        x = self.normalise(images)
-        zs, activations, _ = self.model.forward(x.reshape(len(x), -1))
+        zs, activations, _ = self.model.forward(self._flat(images))
         # activations[0] is the input; hidden layers follow; the logits are the last z.
         return OrderedDict(zip(layer_names(self.model.config), [*activations[1:], zs[-1]]))
+
+    def input_gradient(self, images: Any, target: Any) -> np.ndarray:
+        # By hand: dlogp/dlogits, back through the network (NumpyMLP.input_gradient), then through the
+        # normalisation x_norm = (x - mean) / std, whose derivative is 1 / std.
+        x = self._flat(images)
+        upstream = self.dlogits(self.model.forward(x)[0][-1], target).astype(np.float32)
+        grad = self.model.input_gradient(x, upstream) / np.float32(self.meta["normalization"]["std"])
+        return grad.reshape(len(x), 28, 28).astype(np.float64)
 
 
 class TorchClassifierBase(Classifier):
@@ -98,20 +176,17 @@ class TorchClassifierBase(Classifier):
     def to_tensor(self, images: Any):  # -> torch.Tensor, shape set by the subclass
         raise NotImplementedError
 
-    def _run(self, images: Any):
+    def logits(self, images: Any) -> np.ndarray:
         import torch
 
         with torch.inference_mode():
-            return self.model.forward_with_activations(self.to_tensor(images))
-
-    def predict_proba(self, images: Any) -> np.ndarray:
-        import torch
-
-        logits, _ = self._run(images)
-        return torch.softmax(logits.double(), dim=1).numpy()
+            return self.model(self.to_tensor(images)).numpy()
 
     def activations(self, images: Any) -> OrderedDict[str, np.ndarray]:
-        _, acts = self._run(images)
+        import torch
+
+        with torch.inference_mode():
+            _, acts = self.model.forward_with_activations(self.to_tensor(images))
         return OrderedDict((k, v.numpy()) for k, v in acts.items())
 
 
@@ -127,6 +202,17 @@ class TorchDigitClassifier(DigitClassifierBase, TorchClassifierBase):
 
         x = torch.from_numpy(self.normalise(images))  # (N, 28, 28)
         return x.reshape(len(x), -1) if self.flat_input else x.unsqueeze(1)  # (N, 784) or (N, 1, 28, 28)
+
+    def input_gradient(self, images: Any, target: Any) -> np.ndarray:
+        import torch
+
+        x = self.to_tensor(images).requires_grad_(True)  # normalised; d x_norm / d pixel = 1 / std
+        with torch.enable_grad():
+            logits = self.model(x)
+            upstream = torch.from_numpy(self.dlogits(logits.detach().numpy(), target).astype(np.float32))
+            (grad,) = torch.autograd.grad(logits, x, grad_outputs=upstream)
+        std = float(self.meta["normalization"]["std"])
+        return (grad.numpy() / std).reshape(len(grad), 28, 28).astype(np.float64)
 
 
 class PhotoClassifier(TorchClassifierBase):
@@ -147,8 +233,8 @@ class PhotoClassifier(TorchClassifierBase):
     def gradcam(self, image: np.ndarray, target: int | None = None) -> np.ndarray:
         """Grad-CAM (Selvaraju et al., 2017) for one image, float32 (H, W) in [0, 1] at the image's size.
 
-        Uses the last block's convolutional output before its pooling: the gradient of the target logit
-        (the predicted class unless ``target`` is given), averaged over space, weights its channels.
+        Uses the last block's convolutional output before its pooling: the gradient of the target class's
+        logit (the predicted class unless ``target`` is given), averaged over space, weights its channels.
         """
         import torch
         import torch.nn.functional as F
@@ -161,13 +247,13 @@ class PhotoClassifier(TorchClassifierBase):
             last = self.model.blocks[-1]
             features = last[:-1](x).detach().requires_grad_(True)  # (1, C, h, w), before the pooling
             logits = self.model.head(last[-1](features))
-            cls = int(logits.argmax(1)) if target is None else int(target)
+            cls = int(logits[:, : len(self.class_names)].argmax(1)) if target is None else int(target)
             if not 0 <= cls < len(self.class_names):
                 raise ValueError(f"target must be in 0..{len(self.class_names) - 1}, got {target}")
             (grads,) = torch.autograd.grad(logits[0, cls], features)
         weights = grads.mean(dim=(2, 3), keepdim=True)  # (1, C, 1, 1)
         cam = torch.relu((weights * features.detach()).sum(dim=1, keepdim=True))  # (1, 1, h, w)
-        cam = F.interpolate(cam, size=img.shape[:2], mode="bilinear", align_corners=False)[0, 0]
+        cam = F.interpolate(cam, size=np.asarray(img).shape[:2], mode="bilinear", align_corners=False)[0, 0]
         peak = float(cam.max())
         cam = cam / peak if peak > 0 else torch.zeros_like(cam)
         return cam.clamp(0, 1).numpy().astype(np.float32)

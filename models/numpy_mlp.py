@@ -157,12 +157,30 @@ class NumpyMLP:
         delta = softmax(zs[-1])
         delta[np.arange(n), y] -= 1.0
         delta /= n  # (N, C)
+        grad_w, grad_b, _ = self.backprop(zs, activations, masks, delta)
+        if self.config.weight_decay:
+            for g, w in zip(grad_w, self.weights):
+                g += self.config.weight_decay * w
+        return grad_w, grad_b
+
+    def backprop(
+        self,
+        zs: list[np.ndarray],
+        activations: list[np.ndarray],
+        masks: list[np.ndarray | None],
+        delta: np.ndarray,
+        to_input: bool = False,
+    ) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray | None]:
+        """The chain rule from ``delta`` = dL/dlogits (N, C) back through every layer.
+
+        Returns (grad_weights, grad_biases, grad_input): per layer dW = a_prev.T @ delta and db = sum(delta),
+        with delta_prev = (delta @ W.T) * relu'(z_prev) * mask; grad_input is dL/dx (N, sizes[0]) when
+        ``to_input`` (one more product with the first weights), else None.
+        """
         grad_w: list[np.ndarray] = [np.empty(0)] * len(self.weights)
         grad_b: list[np.ndarray] = [np.empty(0)] * len(self.biases)
         for l in range(len(self.weights) - 1, -1, -1):
             grad_w[l] = activations[l].T @ delta
-            if self.config.weight_decay:
-                grad_w[l] += self.config.weight_decay * self.weights[l]
             grad_b[l] = delta.sum(axis=0)
             if l == 0:
                 break
@@ -170,7 +188,13 @@ class NumpyMLP:
             delta *= zs[l - 1] > 0  # relu'(z)
             if masks[l - 1] is not None:
                 delta *= masks[l - 1]
-        return grad_w, grad_b
+        return grad_w, grad_b, (delta @ self.weights[0].T if to_input else None)
+
+    def input_gradient(self, x: np.ndarray, dlogits: np.ndarray) -> np.ndarray:
+        """Gradient with respect to the input x (N, sizes[0]) of sum(dlogits * logits), without dropout:
+        pass dL/dlogits (N, C) of any loss L to get dL/dx (N, sizes[0])."""
+        zs, activations, masks = self.forward(x)
+        return self.backprop(zs, activations, masks, dlogits, to_input=True)[2]
 
     def loss_and_grads(
         self, x: np.ndarray, y: np.ndarray, rng: np.random.Generator | None = None

@@ -138,3 +138,49 @@ def test_accuracy_on_full_test_set(key: str, digit_classifiers, data_dir) -> Non
     assert accuracy >= TARGETS[key], f"{key}: {accuracy:.4f} on the MNIST test set"
     # The figure recorded in the checkpoint is the one measured here.
     assert accuracy == pytest.approx(digit_classifiers[key].describe()["metrics"]["test_acc"], abs=2e-4)
+
+
+@pytest.mark.parametrize("key", list(DIGIT_CHECKPOINTS))
+def test_input_gradient_matches_central_differences(key: str, digit_classifiers, digit_sample) -> None:
+    clf = digit_classifiers[key]
+    images, _ = digit_sample
+    # Inside (0, 1), so x +- eps stays valid; a little noise, because on a flat background max-pooling meets
+    # exact ties, where log p has no derivative (autograd picks one branch, finite differences see both).
+    rng = np.random.default_rng(1)
+    x = 0.05 + 0.9 * images[:4].astype(np.float64) / 255 + rng.uniform(0, 0.04, (4, 28, 28))
+    target = clf.predict(x)
+    grad = clf.input_gradient(x, target)
+    assert grad.shape == (4, 28, 28) and np.isfinite(grad).all()
+    direction = np.random.default_rng(0).standard_normal(x.shape)
+    direction /= np.abs(direction).max()
+    eps = 1e-3
+
+    def log_p(z: np.ndarray) -> np.ndarray:
+        return np.log(clf.predict_proba(z)[np.arange(len(z)), target])
+
+    numeric = (log_p(x + eps * direction) - log_p(x - eps * direction)) / (2 * eps)
+    analytic = (grad * direction).sum(axis=(1, 2))
+    np.testing.assert_allclose(analytic, numeric, rtol=0.05, atol=1e-3)  # float32 nets with ReLU kinks: 5%
+
+
+def test_numpy_input_gradient_matches_autograd_through_the_whole_pipeline(digit_classifiers, digit_sample) -> None:
+    """The hand-derived chain (normalisation, network, temperature, log-softmax over the digits) against
+    torch autograd on the same weights."""
+    clf = digit_classifiers["numpy_mlp"]
+    twin = TorchMLP(clf.model.config).double().eval()
+    twin.load_numpy_state(clf.model.state_dict())
+    images, _ = digit_sample
+    x = torch.tensor(images[:6] / 255.0, requires_grad=True)
+    target = torch.tensor(clf.predict(images[:6]))
+    norm = clf.meta["normalization"]
+    logits = twin(((x - norm["mean"]) / norm["std"]).reshape(6, -1))[:, :10] / clf.temperature
+    torch.log_softmax(logits, 1)[torch.arange(6), target].sum().backward()
+    np.testing.assert_allclose(clf.input_gradient(images[:6], target.numpy()), x.grad.numpy(), rtol=1e-3, atol=1e-5)
+
+
+def test_input_gradient_refuses_bad_targets(digit_classifiers, digit_sample) -> None:
+    images, _ = digit_sample
+    for clf in digit_classifiers.values():
+        for target in (np.array([10]), np.array([-1]), np.array([1.5]), np.array([1, 2])):
+            with pytest.raises(ValueError, match="target"):
+                clf.input_gradient(images[:1], target)

@@ -113,3 +113,34 @@ def test_state_dict_rejects_wrong_shapes() -> None:
     state["weights.0"] = np.zeros((3, 3))
     with pytest.raises(ValueError, match="weights.0"):
         model.load_state_dict(state)
+
+
+def test_input_gradient_matches_finite_differences() -> None:
+    model = small_model()
+    x, _ = batch()
+    upstream = np.random.default_rng(3).standard_normal((len(x), 4))  # any dL/dlogits
+    grad = model.input_gradient(x, upstream)
+
+    def loss(inputs: np.ndarray) -> float:
+        return float((model.forward(inputs)[0][-1] * upstream).sum())
+
+    eps, numeric = 1e-6, np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        up, down = x.copy(), x.copy()
+        up[i] += eps
+        down[i] -= eps
+        numeric[i] = (loss(up) - loss(down)) / (2 * eps)
+    np.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=1e-9)
+
+
+def test_input_gradient_matches_torch_autograd() -> None:
+    from models.torch_mlp import TorchMLP
+
+    model = small_model()
+    x, _ = batch(n=5)
+    upstream = np.random.default_rng(4).standard_normal((len(x), 4))
+    twin = TorchMLP(model.config).double().eval()
+    twin.load_numpy_state(model.state_dict())
+    inputs = torch.tensor(x, requires_grad=True)
+    (twin(inputs) * torch.tensor(upstream)).sum().backward()
+    np.testing.assert_allclose(model.input_gradient(x, upstream), inputs.grad.numpy(), rtol=1e-9, atol=1e-12)

@@ -1,25 +1,22 @@
 """Cats vs dogs for training: an ImageFolder tree decoded once into a cached uint8 array.
 
 Layout: ``<data-dir>/cats_vs_dogs/{train,val}/{cat,dog}/*.jpg`` (any image sizes and formats PIL reads).
-Decoding 12,000 JPEGs every epoch would cost about as much CPU as training on 2 cores, so each split is
-decoded once (in parallel), resized with the app's own ``resize_photo`` and cached as .npy under
-``.cache/``; later epochs and runs read the cache (memory-mapped).
+Decoding 21,000 JPEGs every epoch would cost about as much CPU as training on 2 cores, so each split is
+decoded once (in parallel), resized with the app's own ``resize_photo`` and cached (training/cache.py);
+later epochs and runs read the cache (memory-mapped).
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
 from models.datasets import DATA_ENV, DataNotFoundError
 from models.preprocessing import load_photo, resize_photo
+from training.cache import cached, parallel_map
 
 PET_CLASSES = ["cat", "dog"]
-CACHE_DIR = Path(os.environ.get("PLAYGROUND_CACHE_DIR", ".cache"))
 
 
 def pet_folder(data_dir: Path, split: str) -> Path:
@@ -54,20 +51,9 @@ def decode(path: str, side: int) -> np.ndarray:
     return resize_photo(load_photo(Path(path).read_bytes()), side)
 
 
-def load_pet_split(
-    data_dir: Path, split: str, side: int, limit: int | None = None, workers: int | None = None
-) -> tuple[np.ndarray, np.ndarray]:
+def load_pet_split(data_dir: Path, split: str, side: int, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(images uint8 (N, side, side, 3), labels int64 (N,)) of a split, decoded once and cached."""
     files, labels = list_images(data_dir, split, limit)
-    key = hashlib.sha256("\n".join(files).encode() + f"|{side}".encode()).hexdigest()[:16]
-    cache = CACHE_DIR / f"pets-{split}-{side}-{len(files)}-{key}.npy"
-    if cache.exists():
-        return np.load(cache, mmap_mode="r", allow_pickle=False), labels
-    workers = workers or min(len(os.sched_getaffinity(0)), 8)
-    with ProcessPoolExecutor(workers) as pool:
-        images = np.stack(list(pool.map(decode, files, [side] * len(files), chunksize=64)))
-    CACHE_DIR.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_suffix(".tmp.npy")
-    np.save(tmp, images, allow_pickle=False)
-    os.replace(tmp, cache)
+    images = cached(f"pets-{split}-{side}-{len(files)}", (files, side),
+                    lambda: np.stack(parallel_map(decode, files, [side] * len(files))))
     return images, labels

@@ -1,6 +1,6 @@
 """All digit models at once: preprocess a drawing, run every model, keep probabilities and activations.
 
-One forward pass per model gives both: the probabilities are the softmax of the "logits" activation, so
+One forward pass per model gives both: the calibrated probabilities come from the "logits" activation, so
 the timing covers exactly the work the page shows (preprocess + predict + activations).
 """
 
@@ -15,7 +15,6 @@ import numpy as np
 
 from app.logic.images import grey_to_rgb
 from models.classifiers import Classifier
-from models.numpy_mlp import softmax
 from models.preprocessing import DIGIT_BOX, DrawingSteps, digit_from_photo, drawing_steps
 
 
@@ -67,7 +66,7 @@ def confidence_text(probability: float) -> str:
 def predict_one(clf: Classifier, digit: np.ndarray) -> DigitPrediction:
     """Run one model on one uint8 (28, 28) digit; one forward pass yields activations and probabilities."""
     acts = clf.activations(digit[None])  # batch of 1: every layer is (1, ...)
-    probs = softmax(acts["logits"].astype(np.float64))[0]  # (10,)
+    probs = clf.proba_of(acts["logits"])[0]  # (10,), calibrated
     return DigitPrediction(clf.name, probs, acts)
 
 

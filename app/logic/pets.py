@@ -10,7 +10,6 @@ import numpy as np
 from app.logic.activations import LayerGrid, activation_grids
 from app.logic.images import apply_colormap
 from models.classifiers import Classifier
-from models.numpy_mlp import softmax
 
 MAX_MAPS_SHOWN = 64  # later blocks have up to 256 maps; the first 64 already show the idea and load fast
 
@@ -54,7 +53,7 @@ def analyse_photo(clf: Classifier, photo: np.ndarray) -> PhotoResult:
     """Everything the cats page shows for one uint8 RGB photo (as returned by models.preprocessing.load_photo)."""
     start = time.perf_counter()
     acts = clf.activations([photo])  # block<k>: (1, C, h, w), logits: (1, n_classes)
-    probs = softmax(acts["logits"].astype(np.float64))[0]
+    probs = clf.proba_of(acts["logits"])[0]
     cam = clf.gradcam(photo)  # for the predicted class
     trimmed = {name: a[:, :MAX_MAPS_SHOWN] for name, a in acts.items()}
     # Label each grid with the layer's full shape, e.g. (256, 4, 4), even when only 64 maps are drawn.
