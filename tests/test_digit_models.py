@@ -129,7 +129,7 @@ def test_accuracy_on_bundled_sample(key: str, digit_classifiers, digit_sample) -
 @pytest.mark.slow
 @pytest.mark.parametrize("key", list(DIGIT_CHECKPOINTS))
 def test_accuracy_on_full_test_set(key: str, digit_classifiers, data_dir) -> None:
-    from training.mnist_data import load_mnist
+    from models.datasets import load_mnist
 
     images, labels = load_mnist(data_dir, train=False)
     assert len(labels) == 10_000

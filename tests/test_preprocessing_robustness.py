@@ -52,7 +52,7 @@ def test_cnn_reads_redrawn_bundled_digits(digit_classifiers, digit_sample) -> No
 
 
 def test_cnn_reads_redrawn_full_test_set(digit_classifiers, data_dir) -> None:
-    from training.mnist_data import load_mnist
+    from models.datasets import load_mnist
 
     images, labels = load_mnist(data_dir, train=False)
     pick = np.random.default_rng(1).choice(len(images), 2000, replace=False)

@@ -1,4 +1,5 @@
-"""Training-time augmentation, batched (whole mini-batches at once; per-image Python loops are too slow).
+"""Training-time augmentation of torch batches (whole mini-batches at once; per-image loops are too slow).
+The NumPy MLP's random shifts live with its training loop (models/numpy_training.py).
 
 Evaluation and inference never augment: the same input always gives the same output.
 """
@@ -6,21 +7,6 @@ Evaluation and inference never augment: the same input always gives the same out
 from __future__ import annotations
 
 import math
-
-import numpy as np
-
-
-def random_shift(images: np.ndarray, max_shift: int, rng: np.random.Generator) -> np.ndarray:
-    """Shift each image of (N, H, W) by its own random (dy, dx) in [-max_shift, max_shift], zero-filled."""
-    if max_shift <= 0:
-        return images
-    n, h, w = images.shape
-    padded = np.pad(images, ((0, 0), (max_shift, max_shift), (max_shift, max_shift)))
-    dy = rng.integers(0, 2 * max_shift + 1, n)
-    dx = rng.integers(0, 2 * max_shift + 1, n)
-    rows = dy[:, None] + np.arange(h)  # (N, H)
-    cols = dx[:, None] + np.arange(w)  # (N, W)
-    return padded[np.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]]
 
 
 def random_affine(
@@ -33,11 +19,13 @@ def random_affine(
     translate: float = 0.0,
     flip: bool = False,
     fill: float = 0.0,
+    size: int | None = None,
 ):
     """A random rotation / zoom / aspect change / translation / horizontal flip per image, one grid_sample.
 
     scale > 1 zooms in (a crop covering 1/scale of the side, like a random resized crop); translate is a
-    fraction of the side; ``fill`` is the value of pixels sampled from outside (in normalised units).
+    fraction of the side; ``fill`` is the value of pixels sampled from outside (in normalised units);
+    ``size``: the side of the output (default: the input's), e.g. smaller crops for progressive resizing.
     """
     import torch
     import torch.nn.functional as F
@@ -58,7 +46,8 @@ def random_affine(
     theta = torch.stack(
         [torch.stack([cos * sx, -sin * sy, tx], 1), torch.stack([sin * sx, cos * sy, ty], 1)], 1
     )  # (N, 2, 3)
-    grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)
+    side = size or x.shape[-1]
+    grid = F.affine_grid(theta.to(x.dtype), [*x.shape[:2], side, side], align_corners=False)
     out = F.grid_sample(x - fill, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
     return out + fill
 

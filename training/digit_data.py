@@ -10,6 +10,7 @@ teaches it to say "not a digit". Validation holds the same three kinds, for choo
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,12 +18,13 @@ import numpy as np
 
 from models.datasets import DataNotFoundError, resolve_data_dir
 from training.cache import cached, parallel_map
+from training.calibrate import calibrate
 from training.cli import fail
 from training.mnist_data import load_splits
 from training.not_digits import not_digits
 from training.strokes import redraw
 
-NOT_A_DIGIT = 10
+NOT_A_DIGIT = 10  # the reject output's label: it comes after the ten digit classes
 CACHE_VERSION = 1  # bump when the drawing code changes, so cached drawings are remade
 
 
@@ -80,3 +82,13 @@ def data_from_args(args: argparse.Namespace) -> DigitData:
     except DataNotFoundError as e:
         fail(str(e))
         raise  # unreachable: fail() exits
+
+
+def calibrate_digits(logits: Callable[[np.ndarray], np.ndarray], data: DigitData) -> dict:
+    """The "calibration" and "unknown" meta of a digit model from its ``logits(images)`` on the validation
+    sets: known = MNIST validation digits as scanned and re-drawn, unknown = validation non-digits."""
+    known = np.concatenate([data.val[0], data.val_drawn])
+    labels = np.concatenate([data.val[1], data.val[1]])
+    return calibrate(logits(known), labels, logits(data.val_unknown), NOT_A_DIGIT,
+                     "MNIST validation digits, as scanned and re-drawn as canvas strokes",
+                     "validation drawings that are not digits")

@@ -2,10 +2,13 @@
 
 Digit checkpoints are measured on the 10,000 MNIST test digits (or, with ``--sample``, on the 500 bundled
 ones); cats-vs-dogs checkpoints on the 1,748 ``test`` photos (``--split val`` for the validation photos, or
-``--sample`` for the bundled examples). Prints accuracy,
-per-class accuracy and the confusion matrix (rows: true class, columns: predicted); ``--json`` writes them,
-``--save`` writes them beside the checkpoint as ``<stem>.eval.json`` (with the checkpoint's sha256, so a
-report left over from an older checkpoint can be told apart; the compare page reads these files).
+``--sample`` for the bundled examples). Prints accuracy, per-class accuracy, the confusion matrix (rows: true
+class, columns: predicted) and the calibration error before and after the temperature; on the full data also
+how well the model tells known from unknown (training/report.py): digits re-drawn as canvas strokes against
+held-out drawings that are not digits, cat and dog photos against held-out photos of other things.
+``--json`` writes it all, ``--save`` writes it beside the checkpoint as ``<stem>.eval.json`` (with the
+checkpoint's sha256, so a report left over from an older checkpoint can be told apart; the compare page
+reads these files).
 """
 
 from __future__ import annotations
@@ -28,14 +31,34 @@ from models.metrics import evaluate_predictions
 from models.preprocessing import load_photo
 from models.samples import load_digit_sample, pet_examples
 from training.cli import fail
+from training.report import calibration_report, unknown_report
 from training.runlog import progress
 
 
-def predict_all(clf: Classifier, images: Any, batch_size: int, show_progress: bool = True) -> np.ndarray:
-    """Predicted class indices for a long sequence of inputs, in batches."""
+def logits_of(clf: Classifier, images: Any, batch_size: int, show_progress: bool = True) -> np.ndarray:
+    """The classifier's outputs for a long sequence of inputs, in batches: float (N, outputs)."""
     starts = range(0, len(images), batch_size)
-    out = [clf.predict(images[s : s + batch_size]) for s in progress(starts, "evaluate", len(starts), show_progress)]
+    out = [clf.logits(images[s : s + batch_size]) for s in progress(starts, "evaluate", len(starts), show_progress)]
     return np.concatenate(out)
+
+
+def unknown_sets(clf: Classifier, data_dir: Path, split: str) -> tuple[str, Any, dict[str, Any]]:
+    """(name, known inputs, {source: unknown inputs}) for telling known from unknown on ``split``."""
+    if clf.class_names == DIGIT_CLASSES:
+        from training.digit_data import redrawn
+        from training.mnist_data import load_splits
+        from training.not_digits import not_digits
+
+        digits = load_splits(data_dir)["val" if split == "val" else "test"][0]
+        known = redrawn(digits, seed=1 if split == "val" else 2)  # the seeds training/digit_data.py uses
+        return f"MNIST {split} digits re-drawn as canvas strokes", known, not_digits(data_dir, split)
+    from training.pet_data import load_not_pets, load_pet_split, not_pet_files
+
+    side = clf.model.config.image_size
+    others = np.asarray(load_not_pets(data_dir, split, side))
+    categories = np.array([Path(f).parent.name for f in not_pet_files(data_dir, split)])
+    by_category = {c: others[categories == c] for c in sorted(set(categories))}
+    return f"cats-vs-dogs {split} photos", np.asarray(load_pet_split(data_dir, split, side)[0]), by_category
 
 
 def load_eval_set(clf: Classifier, data_dir: Path, sample: bool, split: str = "test") -> tuple[str, Any, np.ndarray]:
@@ -74,6 +97,23 @@ def format_report(name: str, where: str, result: dict[str, Any], class_names: li
     return "\n".join(lines)
 
 
+def format_honesty(result: dict[str, Any]) -> str:
+    """Calibration and known-vs-unknown figures as a few lines of text."""
+    cal = result["calibration"]
+    lines = [f"\ncalibration error (ECE, 15 bins): {cal['ece_before']:.4f} before, {cal['ece_after']:.4f} after "
+             f"temperature {cal['temperature']:.3f}"]
+    unknown = result.get("unknown")
+    if unknown:
+        lines.append(f"known vs unknown ({unknown['known']}: {unknown['n_known']}, unknown: "
+                     f"{sum(unknown['n_unknown'].values())}), AUROC: "
+                     + ", ".join(f"{m} {a:.4f}" for m, a in unknown["auroc"].items()))
+        if "threshold" in unknown:
+            lines.append(f"at the threshold {unknown['threshold']:.3f}: {unknown['unknown_caught']:.2%} of unknowns "
+                         f"caught, {unknown['known_refused']:.2%} of known items refused")
+            lines += [f"  {source}: {rate:.1%} caught" for source, rate in unknown["caught_by_source"].items()]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__)
     p.add_argument("checkpoint", help="checkpoint file, e.g. checkpoints/digit_cnn.safetensors")
@@ -97,8 +137,17 @@ def main(argv: list[str] | None = None) -> None:
     except (CheckpointError, DataNotFoundError) as e:
         fail(str(e))
     t0 = time.perf_counter()
-    predictions = predict_all(clf, images, args.batch_size, not args.no_progress)
-    result = evaluate_predictions(labels, predictions, clf.class_names)
+    logits = logits_of(clf, images, args.batch_size, not args.no_progress)
+    result = evaluate_predictions(labels, clf.proba_of(logits).argmax(axis=1), clf.class_names)
+    result["calibration"] = calibration_report(clf, logits, labels)
+    if not args.sample:
+        try:
+            known_name, known, unknown = unknown_sets(clf, resolve_data_dir(args.data_dir), args.split)
+        except DataNotFoundError as e:
+            fail(str(e))
+        result["unknown"] = unknown_report(
+            clf, logits_of(clf, known, args.batch_size, False),
+            {source: logits_of(clf, x, args.batch_size, False) for source, x in unknown.items()}, known_name)
     checkpoint = clf.describe()["checkpoint"]
     # The file name (not the path as typed) and the sha256: a committed report must not depend on the
     # directory the command ran from, and the hash lets readers spot a report older than its checkpoint.
@@ -106,6 +155,7 @@ def main(argv: list[str] | None = None) -> None:
                "class_names": list(clf.class_names), "dataset": where,
                "seconds": round(time.perf_counter() - t0, 2)}
     print(format_report(clf.name, where, result, clf.class_names))
+    print(format_honesty(result))
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(result, indent=2) + "\n")
         print(f"\nwrote {args.json_out}", file=sys.stderr)

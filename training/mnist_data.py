@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
 
-from models.datasets import DataNotFoundError, load_mnist, resolve_data_dir
-from training.cli import fail
+from models.datasets import load_mnist
 
 VALIDATION_SIZE = 5000  # the last 5,000 training digits are held out for per-epoch validation
 
@@ -29,12 +27,3 @@ def load_splits(
         "val": (x[-VALIDATION_SIZE:][:limit], y[-VALIDATION_SIZE:][:limit]),
         "test": (xt, yt),
     }
-
-
-def splits_from_args(args: argparse.Namespace) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """load_splits for a training CLI's --data-dir/--download/--limit, or exit with the data message."""
-    try:
-        return load_splits(resolve_data_dir(args.data_dir), args.download, args.limit)
-    except DataNotFoundError as e:
-        fail(str(e))
-        raise  # unreachable: fail() exits

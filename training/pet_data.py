@@ -1,6 +1,10 @@
-"""Cats vs dogs for training: an ImageFolder tree decoded once into a cached uint8 array.
+"""Cats vs dogs for training, and photos that are neither: folders of photos decoded once into cached arrays.
 
-Layout: ``<data-dir>/cats_vs_dogs/{train,val}/{cat,dog}/*.jpg`` (any image sizes and formats PIL reads).
+Layout: ``<data-dir>/cats_vs_dogs/{train,val,test}/{cat,dog}/*.jpg`` (any image sizes and formats PIL reads)
+and ``<data-dir>/not_pets/<category>/*.jpg`` (Caltech-101 photos of 93 categories that are neither). The
+non-pet categories are split by name, never by photo, so "neither" is measured on kinds of things no
+training or threshold saw: sorted, every fifth category from the second on is validation, every fifth from
+the fourth on is test, the rest train.
 Decoding 21,000 JPEGs every epoch would cost about as much CPU as training on 2 cores, so each split is
 decoded once (in parallel), resized with the app's own ``resize_photo`` and cached (training/cache.py);
 later epochs and runs read the cache (memory-mapped).
@@ -44,6 +48,25 @@ def list_images(data_dir: Path, split: str, limit: int | None = None) -> tuple[l
         keep = np.concatenate([np.flatnonzero(labels == c)[: (limit + 1) // 2] for c in range(len(PET_CLASSES))])
         files, labels = [files[i] for i in keep], labels[keep]
     return files, labels
+
+
+def not_pet_files(data_dir: Path, split: str) -> list[str]:
+    """The non-pet photos of ``split`` ("train", "val" or "test"), sorted."""
+    root = Path(data_dir) / "not_pets"
+    categories = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+    if not categories:
+        raise DataNotFoundError(f"no photos in {root.resolve()}: expected not_pets/<category>/*.jpg; point "
+                                f"--data-dir or ${DATA_ENV} at the folder that holds not_pets/.")
+    share = {1: "val", 3: "test"}
+    chosen = [c for i, c in enumerate(categories) if share.get(i % 5, "train") == split]
+    return sorted(str(f) for c in chosen for f in c.glob("*.jpg"))
+
+
+def load_not_pets(data_dir: Path, split: str, side: int, limit: int | None = None) -> np.ndarray:
+    """The non-pet photos of ``split`` as uint8 (N, side, side, 3), decoded once and cached."""
+    files = not_pet_files(data_dir, split)[:limit]
+    return cached(f"not-pets-{split}-{side}-{len(files)}", (files, side),
+                  lambda: np.stack(parallel_map(decode, files, [side] * len(files))))
 
 
 def decode(path: str, side: int) -> np.ndarray:

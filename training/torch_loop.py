@@ -71,9 +71,11 @@ def train_one_epoch(
 
 @torch.inference_mode()
 def evaluate(
-    model: nn.Module, images: np.ndarray, labels: np.ndarray, *, prepare: Prepare, batch_size: int = 500
+    model: nn.Module, images: np.ndarray, labels: np.ndarray, *, prepare: Prepare, batch_size: int = 500,
+    classes: int | None = None,
 ) -> dict[str, float]:
-    """Loss and accuracy without augmentation or dropout (fp32). Returns {"loss", "acc", "n"}."""
+    """Loss and accuracy without augmentation or dropout (fp32); answers are the best of the first ``classes``
+    outputs (all when None: a reject output is never an answer here). Returns {"loss", "acc", "n"}."""
     model.eval()
     total_loss = correct = 0.0
     for start in range(0, len(labels), batch_size):
@@ -81,8 +83,16 @@ def evaluate(
         y = torch.from_numpy(labels[start : start + batch_size])
         logits = model(x)
         total_loss += float(F.cross_entropy(logits, y, reduction="sum"))
-        correct += float((logits.argmax(1) == y).sum())
+        correct += float((logits[:, :classes].argmax(1) == y).sum())
     return {"loss": total_loss / len(labels), "acc": correct / len(labels), "n": len(labels)}
+
+
+@torch.inference_mode()
+def predict_logits(model: nn.Module, images: np.ndarray, *, prepare: Prepare, batch_size: int = 500) -> np.ndarray:
+    """The model's outputs for many inputs, float32 (N, outputs), in eval mode and batches."""
+    model.eval()
+    return np.concatenate([model(prepare(np.asarray(images[s : s + batch_size]), False)).float().numpy()
+                           for s in range(0, len(images), batch_size)])
 
 
 def state_to_numpy(model: nn.Module) -> dict[str, np.ndarray]:

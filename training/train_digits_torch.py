@@ -17,12 +17,13 @@ from models.classifiers import DIGIT_CLASSES
 from models.cnn import CNNConfig, ConvNet
 from models.inputs import MNIST_MEAN, MNIST_STD, as_digit_batch, normalise_digits
 from models.numpy_mlp import MLPConfig
+from models.numpy_training import random_shift
 from models.torch_mlp import TorchMLP
-from training.augment import random_affine, random_shift
+from training.augment import random_affine
 from training.cli import add_common_args, prepare_run
-from training.mnist_data import splits_from_args
+from training.digit_data import calibrate_digits, data_from_args
 from training.runlog import log_epoch, save_run, training_meta
-from training.torch_loop import cpu_supports_bf16, evaluate, state_to_numpy, train_one_epoch
+from training.torch_loop import cpu_supports_bf16, evaluate, predict_logits, state_to_numpy, train_one_epoch
 
 DEFAULTS = {
     "torch_mlp": dict(epochs=30, batch_size=128, lr=1e-3),
@@ -63,18 +64,21 @@ def add_arguments(p: argparse.ArgumentParser, model_name: str) -> None:
         p.add_argument("--channels", type=int, nargs="+", default=[32, 64, 128], help="conv widths per block")
         p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=cpu_supports_bf16(),
                        help="bfloat16 autocast for training (default: on if the CPU has native bf16)")
+    p.add_argument("--outliers", action=argparse.BooleanOptionalAction, default=True,
+                   help="train a 'not a digit' output on drawings that are not digits (default on)")
 
 
 def run(args: argparse.Namespace) -> None:
     model_name = args.model
     prepare_run(args)
-    data = splits_from_args(args)
+    data = data_from_args(args)
     generator = torch.Generator().manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
-    x_train, y_train = data["train"]
+    x_train, y_train = data.train
     steps = args.epochs * -(-len(y_train) // args.batch_size)
+    outputs = 11 if args.outliers else 10  # the ten digits, and "not a digit"
     if model_name == "torch_mlp":
-        config: MLPConfig | CNNConfig = MLPConfig(sizes=(784, *args.hidden, 10), dropout=args.dropout,
+        config: MLPConfig | CNNConfig = MLPConfig(sizes=(784, *args.hidden, outputs), dropout=args.dropout,
                                                   weight_decay=args.weight_decay)
         model: torch.nn.Module = TorchMLP(config)
         # Same optimiser as the NumPy MLP: Adam with L2 in the loss (here as coupled weight decay), cosine decay.
@@ -88,7 +92,8 @@ def run(args: argparse.Namespace) -> None:
         extra = {"optimizer": "Adam, cosine decay", "max_shift": args.max_shift}
         bf16 = False
     else:
-        config = CNNConfig(in_channels=1, image_size=28, channels=tuple(args.channels), dropout=args.dropout)
+        config = CNNConfig(in_channels=1, image_size=28, channels=tuple(args.channels), dropout=args.dropout,
+                           num_classes=outputs)
         model = ConvNet(config)
         optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
         scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, total_steps=steps)
@@ -106,10 +111,10 @@ def run(args: argparse.Namespace) -> None:
             batch_size=args.batch_size, generator=generator, bf16=bf16, desc=model_name,
             show_progress=not args.no_progress,
         )
-        val = evaluate(model, *data["val"], prepare=prepare)
+        val = evaluate(model, *data.val, prepare=prepare, classes=10)
         log_epoch(history, epoch, args.epochs, record, val, t0)
     wall = time.perf_counter() - started
-    test = evaluate(model, *data["test"], prepare=prepare)
+    test = evaluate(model, *data.test, prepare=prepare, classes=10)
     meta = {
         "model_type": model_type,
         "display_name": display,
@@ -118,7 +123,8 @@ def run(args: argparse.Namespace) -> None:
         "class_names": DIGIT_CLASSES,
         "normalization": {"mean": MNIST_MEAN, "std": MNIST_STD},
         "seed": args.seed,
-        "training": training_meta(args, wall, **extra),
+        "training": training_meta(args, wall, **extra, outliers=args.outliers, train_items=int(len(y_train))),
         "metrics": {"val_acc": history["epochs"][-1]["val_acc"], "test_acc": test["acc"], "test_loss": test["loss"]},
+        **(calibrate_digits(lambda x: predict_logits(model, x, prepare=prepare), data) if args.outliers else {}),
     }
     save_run(args.out, state_to_numpy(model), meta, history | {"test": test, "wall_time_s": wall})

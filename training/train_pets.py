@@ -3,7 +3,13 @@
 Photos are decoded once and cached (training/pet_data.py). Each mini-batch gets a random resized crop
 (zoom, aspect, rotation, shift), a horizontal flip and colour jitter; validation sees the plain resized
 photo, exactly as the app does. AdamW with a one-cycle schedule, label smoothing, bf16 autocast where the
-CPU supports it.
+CPU supports it. Crops grow during training (progressive resizing, ``--sizes``): early epochs are cheap,
+and a network that trained on crops a little smaller than it is used at sees objects at the size it
+learned them (Touvron et al., "Fixing the train-test resolution discrepancy", 2019).
+
+The network has a third output, "neither", trained on photos of other things (outlier exposure; the
+non-pet photos of the training categories, shown twice per epoch); its temperature and "neither" threshold
+are fitted on the validation photos at the end (training/calibrate.py).
 """
 
 from __future__ import annotations
@@ -18,25 +24,30 @@ import torch
 from models.cnn import CNNConfig, ConvNet
 from models.datasets import DataNotFoundError, resolve_data_dir
 from training.augment import color_jitter, random_affine
+from training.calibrate import calibrate
 from training.cli import add_common_args, fail, prepare_run
-from training.pet_data import PET_CLASSES, load_pet_split
+from training.pet_data import PET_CLASSES, load_not_pets, load_pet_split
 from training.runlog import log_epoch, save_run, training_meta
-from training.torch_loop import cpu_supports_bf16, evaluate, state_to_numpy, train_one_epoch
+from training.torch_loop import cpu_supports_bf16, evaluate, predict_logits, state_to_numpy, train_one_epoch
 
 MEAN = (0.485, 0.456, 0.406)  # ImageNet channel statistics: a fine standardisation for any photo set
 STD = (0.229, 0.224, 0.225)
+NEITHER = len(PET_CLASSES)  # the reject output's label
+OUTLIER_COPIES = 2  # the non-pet photos are few (about 2,200): each is shown twice per epoch
+REFUSE_RATE = 0.01  # threshold: about 1% of real cat and dog photos may be called "neither"
 
 
-def make_prepare(generator: torch.Generator):
+def make_prepare(generator: torch.Generator, size: int):
+    """The batch function: uint8 (N, S, S, 3) -> normalised float (N, 3, s, s), channels-last in memory;
+    training batches are augmented and cropped to ``size``, evaluation batches kept as they are."""
     mean = torch.tensor(MEAN).view(1, 3, 1, 1)
     std = torch.tensor(STD).view(1, 3, 1, 1)
 
     def prepare(batch: np.ndarray, train: bool) -> torch.Tensor:
-        """uint8 (N, S, S, 3) -> normalised float (N, 3, S, S), channels-last in memory."""
         x = torch.from_numpy(batch).permute(0, 3, 1, 2).float().div_(255)
         if train:
             x = random_affine(x, generator, degrees=10, scale=(1.0, 1.6), aspect=(0.8, 1.25), translate=0.08,
-                              flip=True, fill=0.45)
+                              flip=True, fill=0.45, size=size)
             x = color_jitter(x, generator, brightness=0.3, contrast=0.3, saturation=0.3)
         return ((x - mean) / std).contiguous(memory_format=torch.channels_last)
 
@@ -44,12 +55,16 @@ def make_prepare(generator: torch.Generator):
 
 
 def add_arguments(p: argparse.ArgumentParser, model: str = "pet_cnn") -> None:
-    add_common_args(p, model=model, epochs=45, batch_size=64, lr=2e-3, download=False)
+    add_common_args(p, model=model, epochs=56, batch_size=64, lr=2e-3, download=False)
     p.add_argument("--image-size", type=int, default=128, help="side of the square network input (default 128)")
+    p.add_argument("--sizes", type=int, nargs="+", default=[96, 112],
+                   help="training crop sides, each for an equal share of the epochs, in order (default 96 112)")
     p.add_argument("--channels", type=int, nargs="+", default=[32, 64, 128, 256], help="conv widths per block")
     p.add_argument("--dropout", type=float, default=0.3, help="dropout before the classifier (default 0.3)")
     p.add_argument("--weight-decay", type=float, default=0.05, help="AdamW weight decay (default 0.05)")
     p.add_argument("--label-smoothing", type=float, default=0.1, help="label smoothing (default 0.1)")
+    p.add_argument("--outliers", action=argparse.BooleanOptionalAction, default=True,
+                   help="train a 'neither' output on photos that are neither cats nor dogs (default on)")
     p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=cpu_supports_bf16(),
                    help="bfloat16 autocast for training (default: on if the CPU has native bf16)")
 
@@ -62,12 +77,20 @@ def run(args: argparse.Namespace) -> None:
     try:
         x_train, y_train = load_pet_split(data_dir, "train", args.image_size, args.limit)
         x_val, y_val = load_pet_split(data_dir, "val", args.image_size, args.limit)
+        if args.outliers:
+            others_train = load_not_pets(data_dir, "train", args.image_size, args.limit)
+            others_val = load_not_pets(data_dir, "val", args.image_size, args.limit)
     except DataNotFoundError as e:
         fail(str(e))
-    print(f"data: {len(y_train)} train, {len(y_val)} val photos at {args.image_size}px "
-          f"({time.perf_counter() - t0:.1f}s to decode or read the cache)", flush=True)
+    if args.outliers:
+        x_train = np.concatenate([x_train, *[others_train] * OUTLIER_COPIES])
+        y_train = np.concatenate([y_train, np.full(len(others_train) * OUTLIER_COPIES, NEITHER)])
+    print(f"data: {(y_train != NEITHER).sum()} training photos of cats and dogs, {(y_train == NEITHER).sum()} of "
+          f"other things, {len(y_val)} val at {args.image_size}px ({time.perf_counter() - t0:.1f}s to decode or "
+          "read the cache)", flush=True)
     config = CNNConfig(in_channels=3, image_size=args.image_size, channels=tuple(args.channels), convs_per_block=2,
-                       stem_stride=2, head="gap", dropout=args.dropout, num_classes=len(PET_CLASSES))
+                       stem_stride=2, head="gap", dropout=args.dropout,
+                       num_classes=len(PET_CLASSES) + int(args.outliers))
     model = ConvNet(config).to(memory_format=torch.channels_last)
     generator = torch.Generator().manual_seed(args.seed)
     decay = [p for n, p in model.named_parameters() if p.ndim > 1]
@@ -77,21 +100,21 @@ def run(args: argparse.Namespace) -> None:
     )
     steps = args.epochs * -(-len(y_train) // args.batch_size)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, total_steps=steps, pct_start=0.15)
-    prepare = make_prepare(generator)
     history: dict = {"model_type": "pet_cnn", "epochs": []}
     started = time.perf_counter()
-    best = 0.0
     for epoch in range(1, args.epochs + 1):
         t0 = time.perf_counter()
+        size = args.sizes[min((epoch - 1) * len(args.sizes) // args.epochs, len(args.sizes) - 1)]
+        prepare = make_prepare(generator, size)
         record = train_one_epoch(
             model, x_train, y_train, prepare=prepare, optimizer=optimizer, scheduler=scheduler,
             batch_size=args.batch_size, generator=generator, label_smoothing=args.label_smoothing, bf16=args.bf16,
-            desc="pet_cnn", show_progress=not args.no_progress,
+            desc=f"pet_cnn {size}px", show_progress=not args.no_progress,
         )
-        val = evaluate(model, x_val, y_val, prepare=prepare, batch_size=200)
-        best = max(best, val["acc"])
-        log_epoch(history, epoch, args.epochs, record, val, t0)
+        val = evaluate(model, x_val, y_val, prepare=prepare, batch_size=200, classes=len(PET_CLASSES))
+        log_epoch(history, epoch, args.epochs, record | {"crop": size}, val, t0)
     wall = time.perf_counter() - started
+    model = model.to(memory_format=torch.contiguous_format)
     meta = {
         "model_type": "pet_cnn",
         "display_name": "Cats-vs-dogs CNN",
@@ -103,11 +126,17 @@ def run(args: argparse.Namespace) -> None:
         "training": training_meta(
             args, wall, optimizer="AdamW, one-cycle", label_smoothing=args.label_smoothing, bf16=args.bf16,
             augmentation="random resized crop (zoom 1-1.6, aspect 0.8-1.25), rotate 10 deg, flip, colour jitter 0.3",
-            train_images=int(len(y_train)),
+            crop_sizes=args.sizes, train_images=int((y_train != NEITHER).sum()), outliers=args.outliers,
+            outlier_images=int((y_train == NEITHER).sum() // OUTLIER_COPIES),
         ),
-        # The last epoch's model is saved (no picking the best epoch on val, which would flatter val).
-        "metrics": {"val_acc": history["epochs"][-1]["val_acc"], "val_loss": history["epochs"][-1]["val_loss"],
-                    "best_epoch_val_acc": best},
+        # The last epoch's model is saved (no picking the best epoch on val, which would flatter val). Test
+        # figures come from `python -m training.evaluate`, once, at the end.
+        "metrics": {"val_acc": history["epochs"][-1]["val_acc"], "val_loss": history["epochs"][-1]["val_loss"]},
     }
-    model = model.to(memory_format=torch.contiguous_format)
+    if args.outliers:
+        prepare = make_prepare(generator, args.image_size)
+        meta |= calibrate(predict_logits(model, x_val, prepare=prepare), y_val,
+                          predict_logits(model, others_val, prepare=prepare), len(PET_CLASSES),
+                          "cats-vs-dogs validation photos", "validation photos of other things",
+                          REFUSE_RATE)
     save_run(args.out, state_to_numpy(model), meta, history | {"wall_time_s": wall})

@@ -1,0 +1,83 @@
+"""Training the NumPy MLP: shuffled mini-batches, random shifts, dropout, Adam with cosine decay. NumPy only.
+
+Used by the training CLI (``python -m training.train numpy_mlp``) and by the app's live trainer, which
+steps through ``train_steps`` one mini-batch at a time so it can show progress and stop at any moment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import numpy as np
+
+from models.inputs import as_digit_batch, normalise_digits
+from models.numpy_mlp import Adam, NumpyMLP
+
+
+def flat_input(images: np.ndarray) -> np.ndarray:
+    """Digits (N, 28, 28) under the input contract -> float32 (N, 784), standardised with MNIST's statistics."""
+    return normalise_digits(as_digit_batch(images)).reshape(len(images), -1)
+
+
+def cosine_lr(base: float, step: int, total: int) -> float:
+    """Cosine decay from ``base`` to 0 over ``total`` steps."""
+    return 0.5 * base * (1 + np.cos(np.pi * min(step, total) / total))
+
+
+def random_shift(images: np.ndarray, max_shift: int, rng: np.random.Generator) -> np.ndarray:
+    """Shift each image of (N, H, W) by its own random (dy, dx) in [-max_shift, max_shift], zero-filled."""
+    if max_shift <= 0:
+        return images
+    n, h, w = images.shape
+    padded = np.pad(images, ((0, 0), (max_shift, max_shift), (max_shift, max_shift)))
+    dy = rng.integers(0, 2 * max_shift + 1, n)
+    dx = rng.integers(0, 2 * max_shift + 1, n)
+    rows = dy[:, None] + np.arange(h)  # (N, H)
+    cols = dx[:, None] + np.arange(w)  # (N, W)
+    return padded[np.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]]
+
+
+def train_steps(
+    model: NumpyMLP,
+    optimizer: Adam,
+    images: np.ndarray,
+    labels: np.ndarray,
+    *,
+    batch_size: int,
+    rng: np.random.Generator,
+    max_shift: int,
+    lr_at: Callable[[], float],
+) -> Iterator[tuple[int, float, int]]:
+    """One shuffled pass, one mini-batch per step: yields (items, summed loss, correct answers) of each.
+
+    Each mini-batch is shifted at random, run with dropout and followed by one Adam step at the learning
+    rate ``lr_at()`` gives. Stop iterating to stop training.
+    """
+    order = rng.permutation(len(labels))
+    for start in range(0, len(order), batch_size):
+        idx = order[start : start + batch_size]
+        x, y = flat_input(random_shift(images[idx], max_shift, rng)), labels[idx]
+        optimizer.lr = lr_at()
+        loss, logits, grads = model.loss_and_grads(x, y, rng)
+        optimizer.step(grads)
+        yield len(y), loss * len(y), int((logits.argmax(1) == y).sum())
+
+
+def evaluate(
+    model: NumpyMLP, images: np.ndarray, labels: np.ndarray, classes: int = 10, batch_size: int = 1000
+) -> dict[str, float]:
+    """Loss and accuracy without dropout or augmentation; answers are the best of the first ``classes``
+    outputs (a reject output is never an answer here). Returns {"loss", "acc", "n"}."""
+    total_loss = correct = 0.0
+    for start in range(0, len(labels), batch_size):
+        x, y = flat_input(images[start : start + batch_size]), labels[start : start + batch_size]
+        logits = model.forward(x)[0][-1]
+        total_loss += model.loss(logits, y) * len(y)
+        correct += float((logits[:, :classes].argmax(1) == y).sum())
+    return {"loss": total_loss / len(labels), "acc": correct / len(labels), "n": len(labels)}
+
+
+def predict_logits(model: NumpyMLP, images: np.ndarray, batch_size: int = 2000) -> np.ndarray:
+    """The network's outputs for many digits, float32 (N, outputs), in batches."""
+    return np.concatenate([model.forward(flat_input(images[s : s + batch_size]))[0][-1]
+                           for s in range(0, len(images), batch_size)])
