@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from training.distributed import sum_over_processes
 from training.runlog import progress
 
 Prepare = Callable[[np.ndarray, bool], torch.Tensor]
@@ -33,19 +34,20 @@ def train_one_epoch(
     images: np.ndarray,
     labels: np.ndarray,
     *,
+    order: np.ndarray,
     prepare: Prepare,
     optimizer: torch.optim.Optimizer,
     scheduler: torch.optim.lr_scheduler.LRScheduler | None,
     batch_size: int,
-    generator: torch.Generator,
     label_smoothing: float = 0.0,
     bf16: bool = False,
     desc: str = "train",
     show_progress: bool = True,
 ) -> dict[str, float]:
-    """One shuffled pass over (images, labels). Returns {"train_loss", "train_acc"} (augmented data)."""
+    """One pass over the items ``order`` picks from (images, labels), in that order (a shuffled epoch, or
+    this process's shard of one: training/distributed.py). Returns {"train_loss", "train_acc"} on the
+    augmented data, over all training processes."""
     model.train()
-    order = torch.randperm(len(labels), generator=generator).numpy()
     starts = range(0, len(order), batch_size)
     total_loss = correct = seen = 0.0
     bar = progress(starts, desc, len(starts), show_progress)
@@ -66,6 +68,7 @@ def train_one_epoch(
         seen += len(y)
         if hasattr(bar, "set_postfix"):
             bar.set_postfix(loss=f"{total_loss / seen:.4f}", acc=f"{correct / seen:.4f}")
+    total_loss, correct, seen = sum_over_processes(total_loss, correct, seen)
     return {"train_loss": total_loss / seen, "train_acc": correct / seen}
 
 
@@ -79,7 +82,7 @@ def evaluate(
     model.eval()
     total_loss = correct = 0.0
     for start in range(0, len(labels), batch_size):
-        x = prepare(np.asarray(images[start : start + batch_size]), False)
+        x = prepare(np.array(images[start : start + batch_size]), False)  # a copy: memory-mapped caches are read-only
         y = torch.from_numpy(labels[start : start + batch_size])
         logits = model(x)
         total_loss += float(F.cross_entropy(logits, y, reduction="sum"))
@@ -91,7 +94,7 @@ def evaluate(
 def predict_logits(model: nn.Module, images: np.ndarray, *, prepare: Prepare, batch_size: int = 500) -> np.ndarray:
     """The model's outputs for many inputs, float32 (N, outputs), in eval mode and batches."""
     model.eval()
-    return np.concatenate([model(prepare(np.asarray(images[s : s + batch_size]), False)).float().numpy()
+    return np.concatenate([model(prepare(np.array(images[s : s + batch_size]), False)).float().numpy()
                            for s in range(0, len(images), batch_size)])
 
 

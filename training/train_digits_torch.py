@@ -22,6 +22,7 @@ from models.torch_mlp import TorchMLP
 from training.augment import random_affine
 from training.cli import add_common_args, prepare_run
 from training.digit_data import calibrate_digits, data_from_args
+from training.distributed import join, leave, shard, wrap
 from training.runlog import log_epoch, save_run, training_meta
 from training.torch_loop import cpu_supports_bf16, evaluate, predict_logits, state_to_numpy, train_one_epoch
 
@@ -71,11 +72,13 @@ def add_arguments(p: argparse.ArgumentParser, model_name: str) -> None:
 def run(args: argparse.Namespace) -> None:
     model_name = args.model
     prepare_run(args)
+    world = join()
     data = data_from_args(args)
-    generator = torch.Generator().manual_seed(args.seed)
-    rng = np.random.default_rng(args.seed)
+    generator = torch.Generator().manual_seed(args.seed + world.rank)  # each process augments differently
+    rng = np.random.default_rng(args.seed + world.rank)
     x_train, y_train = data.train
-    steps = args.epochs * -(-len(y_train) // args.batch_size)
+    batch_size = args.batch_size // world.size  # per process: together, one step still sees --batch-size items
+    steps = args.epochs * -(-len(y_train) // (batch_size * world.size))
     outputs = 11 if args.outliers else 10  # the ten digits, and "not a digit"
     if model_name == "torch_mlp":
         config: MLPConfig | CNNConfig = MLPConfig(sizes=(784, *args.hidden, outputs), dropout=args.dropout,
@@ -102,18 +105,21 @@ def run(args: argparse.Namespace) -> None:
                  "bf16": args.bf16}
         bf16 = args.bf16
     prepare = make_prepare(model_name, getattr(args, "max_shift", 0), rng, generator)
+    trained = wrap(model, world)
     history: dict = {"model_type": model_type, "epochs": []}
     started = time.perf_counter()
     for epoch in range(1, args.epochs + 1):
         t0 = time.perf_counter()
         record = train_one_epoch(
-            model, x_train, y_train, prepare=prepare, optimizer=optimizer, scheduler=scheduler,
-            batch_size=args.batch_size, generator=generator, bf16=bf16, desc=model_name,
-            show_progress=not args.no_progress,
+            trained, x_train, y_train, order=shard(len(y_train), epoch, args.seed, world), prepare=prepare,
+            optimizer=optimizer, scheduler=scheduler, batch_size=batch_size, bf16=bf16, desc=model_name,
+            show_progress=not args.no_progress and world.main,
         )
-        val = evaluate(model, *data.val, prepare=prepare, classes=10)
-        log_epoch(history, epoch, args.epochs, record, val, t0)
+        if world.main:
+            log_epoch(history, epoch, args.epochs, record, evaluate(model, *data.val, prepare=prepare, classes=10), t0)
     wall = time.perf_counter() - started
+    if not world.main:
+        return leave()
     test = evaluate(model, *data.test, prepare=prepare, classes=10)
     meta = {
         "model_type": model_type,
@@ -123,8 +129,10 @@ def run(args: argparse.Namespace) -> None:
         "class_names": DIGIT_CLASSES,
         "normalization": {"mean": MNIST_MEAN, "std": MNIST_STD},
         "seed": args.seed,
-        "training": training_meta(args, wall, **extra, outliers=args.outliers, train_items=int(len(y_train))),
+        "training": training_meta(args, wall, **extra, outliers=args.outliers, train_items=int(len(y_train)),
+                                  processes=world.size),
         "metrics": {"val_acc": history["epochs"][-1]["val_acc"], "test_acc": test["acc"], "test_loss": test["loss"]},
         **(calibrate_digits(lambda x: predict_logits(model, x, prepare=prepare), data) if args.outliers else {}),
     }
     save_run(args.out, state_to_numpy(model), meta, history | {"test": test, "wall_time_s": wall})
+    leave()

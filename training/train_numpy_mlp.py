@@ -9,6 +9,7 @@ models/numpy_training.py; torch is used only to read MNIST. By default the netwo
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from dataclasses import asdict
 
@@ -18,7 +19,7 @@ from models.classifiers import DIGIT_CLASSES
 from models.inputs import MNIST_MEAN, MNIST_STD
 from models.numpy_mlp import Adam, MLPConfig, NumpyMLP
 from models.numpy_training import cosine_lr, evaluate, predict_logits, train_steps
-from training.cli import add_common_args, prepare_run
+from training.cli import add_common_args, fail, prepare_run
 from training.digit_data import calibrate_digits, data_from_args
 from training.runlog import log_epoch, progress, save_run, training_meta
 
@@ -49,6 +50,9 @@ def add_arguments(p: argparse.ArgumentParser, model: str = "numpy_mlp") -> None:
 
 def run(args: argparse.Namespace) -> None:
     prepare_run(args)
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        fail("the NumPy MLP trains in one process (it has no autograd and no collective operations): run it "
+             "without torchrun")
     data = data_from_args(args)
     outputs = 11 if args.outliers else 10
     config = MLPConfig(sizes=(784, *args.hidden, outputs), dropout=args.dropout, weight_decay=args.weight_decay)

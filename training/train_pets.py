@@ -26,6 +26,7 @@ from models.datasets import DataNotFoundError, resolve_data_dir
 from training.augment import color_jitter, random_affine
 from training.calibrate import calibrate
 from training.cli import add_common_args, fail, prepare_run
+from training.distributed import join, leave, shard, wrap
 from training.pet_data import PET_CLASSES, load_not_pets, load_pet_split
 from training.runlog import log_epoch, save_run, training_meta
 from training.torch_loop import cpu_supports_bf16, evaluate, predict_logits, state_to_numpy, train_one_epoch
@@ -71,6 +72,7 @@ def add_arguments(p: argparse.ArgumentParser, model: str = "pet_cnn") -> None:
 
 def run(args: argparse.Namespace) -> None:
     prepare_run(args)
+    world = join()
     torch.set_num_threads(max(1, torch.get_num_threads()))
     data_dir = resolve_data_dir(args.data_dir)
     t0 = time.perf_counter()
@@ -85,21 +87,24 @@ def run(args: argparse.Namespace) -> None:
     if args.outliers:
         x_train = np.concatenate([x_train, *[others_train] * OUTLIER_COPIES])
         y_train = np.concatenate([y_train, np.full(len(others_train) * OUTLIER_COPIES, NEITHER)])
-    print(f"data: {(y_train != NEITHER).sum()} training photos of cats and dogs, {(y_train == NEITHER).sum()} of "
-          f"other things, {len(y_val)} val at {args.image_size}px ({time.perf_counter() - t0:.1f}s to decode or "
-          "read the cache)", flush=True)
+    if world.main:
+        print(f"data: {(y_train != NEITHER).sum()} training photos of cats and dogs, {(y_train == NEITHER).sum()} of "
+              f"other things, {len(y_val)} val at {args.image_size}px ({time.perf_counter() - t0:.1f}s to decode or "
+              "read the cache)", flush=True)
     config = CNNConfig(in_channels=3, image_size=args.image_size, channels=tuple(args.channels), convs_per_block=2,
                        stem_stride=2, head="gap", dropout=args.dropout,
                        num_classes=len(PET_CLASSES) + int(args.outliers))
     model = ConvNet(config).to(memory_format=torch.channels_last)
-    generator = torch.Generator().manual_seed(args.seed)
+    generator = torch.Generator().manual_seed(args.seed + world.rank)  # each process augments differently
     decay = [p for n, p in model.named_parameters() if p.ndim > 1]
     no_decay = [p for n, p in model.named_parameters() if p.ndim <= 1]  # BatchNorm and biases
     optimizer = torch.optim.AdamW(
         [{"params": decay, "weight_decay": args.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=args.lr
     )
-    steps = args.epochs * -(-len(y_train) // args.batch_size)
+    batch_size = args.batch_size // world.size  # per process: together, one step still sees --batch-size items
+    steps = args.epochs * -(-len(y_train) // (batch_size * world.size))
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, total_steps=steps, pct_start=0.15)
+    trained = wrap(model, world)
     history: dict = {"model_type": "pet_cnn", "epochs": []}
     started = time.perf_counter()
     for epoch in range(1, args.epochs + 1):
@@ -107,13 +112,16 @@ def run(args: argparse.Namespace) -> None:
         size = args.sizes[min((epoch - 1) * len(args.sizes) // args.epochs, len(args.sizes) - 1)]
         prepare = make_prepare(generator, size)
         record = train_one_epoch(
-            model, x_train, y_train, prepare=prepare, optimizer=optimizer, scheduler=scheduler,
-            batch_size=args.batch_size, generator=generator, label_smoothing=args.label_smoothing, bf16=args.bf16,
-            desc=f"pet_cnn {size}px", show_progress=not args.no_progress,
+            trained, x_train, y_train, order=shard(len(y_train), epoch, args.seed, world), prepare=prepare,
+            optimizer=optimizer, scheduler=scheduler, batch_size=batch_size, label_smoothing=args.label_smoothing,
+            bf16=args.bf16, desc=f"pet_cnn {size}px", show_progress=not args.no_progress and world.main,
         )
-        val = evaluate(model, x_val, y_val, prepare=prepare, batch_size=200, classes=len(PET_CLASSES))
-        log_epoch(history, epoch, args.epochs, record | {"crop": size}, val, t0)
+        if world.main:
+            val = evaluate(model, x_val, y_val, prepare=prepare, batch_size=200, classes=len(PET_CLASSES))
+            log_epoch(history, epoch, args.epochs, record | {"crop": size}, val, t0)
     wall = time.perf_counter() - started
+    if not world.main:
+        return leave()
     model = model.to(memory_format=torch.contiguous_format)
     meta = {
         "model_type": "pet_cnn",
@@ -127,7 +135,7 @@ def run(args: argparse.Namespace) -> None:
             args, wall, optimizer="AdamW, one-cycle", label_smoothing=args.label_smoothing, bf16=args.bf16,
             augmentation="random resized crop (zoom 1-1.6, aspect 0.8-1.25), rotate 10 deg, flip, colour jitter 0.3",
             crop_sizes=args.sizes, train_images=int((y_train != NEITHER).sum()), outliers=args.outliers,
-            outlier_images=int((y_train == NEITHER).sum() // OUTLIER_COPIES),
+            outlier_images=int((y_train == NEITHER).sum() // OUTLIER_COPIES), processes=world.size,
         ),
         # The last epoch's model is saved (no picking the best epoch on val, which would flatter val). Test
         # figures come from `python -m training.evaluate`, once, at the end.
@@ -140,3 +148,4 @@ def run(args: argparse.Namespace) -> None:
                           "cats-vs-dogs validation photos", "validation photos of other things",
                           REFUSE_RATE)
     save_run(args.out, state_to_numpy(model), meta, history | {"wall_time_s": wall})
+    leave()
