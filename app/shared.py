@@ -1,9 +1,12 @@
-"""What every page shares: models loaded once per server (``st.cache_resource``) and small display helpers."""
+"""What every page shares: models loaded once per server (``st.cache_resource``), reading what visitors send
+(uploads and the drawing canvas, decoded under a budget in worker processes) and small display helpers."""
 
 from __future__ import annotations
 
+import binascii
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import streamlit as st
@@ -16,19 +19,23 @@ from app.logic.registry import (
     checkpoint_path,
     checkpoint_stamp,
     load_model,
-    warm_up,
 )
+from app.logic.reports import EvalReport, load_eval_report
 from models.classifiers import Classifier
-from models.preprocessing import UPLOAD_EXTENSIONS, InvalidImageError, load_photo
+from models.preprocessing import NEUTRAL_GREY, UPLOAD_EXTENSIONS, InvalidImageError, load_photo, read_canvas
+from models.preprocessing.sandbox import default_pool
+
+MAX_SHOWN_ASPECT = 4  # a photo thinner than 1:4 is shown letterboxed (Streamlit cannot scale a 1-pixel sliver)
+
+# Start a decoding worker now, so that the first upload or drawing does not wait ~0.3 s for one.
+default_pool().prewarm()
 
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=16)
 def _load(spec: ModelSpec, path: str, stamp: float) -> LoadedModel:
-    """One model per (file, modification time), shared by every session; ``stamp`` is only a cache key."""
-    loaded = load_model(spec, Path(path))
-    if loaded.classifier is not None:
-        warm_up(loaded.classifier)
-    return loaded
+    """One model per (file, modification time), shared by every session, loaded and warmed up (or the reason
+    it is unavailable); ``stamp`` is only a cache key."""
+    return load_model(spec, Path(path))
 
 
 def loaded_model(spec: ModelSpec) -> LoadedModel:
@@ -58,6 +65,11 @@ def pet_model() -> Classifier | None:
     return available_models([PET_MODEL]).get(PET_MODEL)
 
 
+def saved_report(spec: ModelSpec, clf: Classifier) -> EvalReport:
+    """The model's saved full-test-set evaluation (or why it has none), checked against its checkpoint."""
+    return load_eval_report(checkpoint_path(spec), clf.describe()["checkpoint"].get("sha256", ""), clf.class_names)
+
+
 def photo_or_error(data: bytes) -> np.ndarray | None:
     """Image bytes -> uint8 RGB via load_photo, or None after an error box saying why the file is unusable."""
     try:
@@ -75,3 +87,32 @@ def uploaded_photo(label: str, key: str, help: str, prompt: str, icon: str | Non
         st.info(prompt, icon=icon)
         return None
     return photo_or_error(upload.getvalue())
+
+
+def drawing_or_error(canvas: Any, side: int) -> np.ndarray | None:
+    """The drawing canvas component's result -> uint8 RGBA (side, side, 4), or None when nothing was drawn
+    yet or (after an error box) when what the browser sent is not the canvas's PNG. Only the raw bytes
+    are read (``image_bytes``): the component's ``image_data`` would decode whatever arrived, unbounded."""
+    try:
+        png = canvas.image_bytes
+    except (ValueError, binascii.Error):  # not a base64 data URL at all
+        png = b""
+    if png is None:
+        return None
+    try:
+        return read_canvas(png, side)
+    except InvalidImageError as e:
+        st.error(str(e), icon=":material/block:")
+        return None
+
+
+def shown(photo: np.ndarray) -> np.ndarray:
+    """A photo ready for ``st.image``: one thinner than 1:MAX_SHOWN_ASPECT (a 3200 x 2 strip, say) is
+    letterboxed on neutral grey, since Streamlit's own downscaling would make its short side 0 pixels."""
+    h, w = photo.shape[:2]
+    short = -(-max(h, w) // MAX_SHOWN_ASPECT)  # ceil
+    if min(h, w) >= short:
+        return photo
+    pad_h, pad_w = max(0, short - h), max(0, short - w)
+    pad = ((pad_h // 2, pad_h - pad_h // 2), (pad_w // 2, pad_w - pad_w // 2), (0, 0))
+    return np.stack([np.pad(photo[..., c], pad[:2], constant_values=NEUTRAL_GREY[c]) for c in range(3)], axis=2)

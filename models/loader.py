@@ -14,17 +14,11 @@ import numpy as np
 
 from models.checkpoint import CheckpointError, load_checkpoint, sha256_of
 from models.classifiers import Classifier, NumpyDigitClassifier, PhotoClassifier, TorchDigitClassifier
+from models.model_checks import check_shapes, config_from_meta, numpy_mlp_shapes, torch_shapes
 from models.numpy_mlp import MLPConfig, NumpyMLP
 
 # One name per model: the training CLI's sub-command, the checkpoint's model_type and its file stem.
 MODEL_TYPES = ("numpy_mlp", "torch_mlp", "digit_cnn", "pet_cnn")
-
-
-def _config(cls: type, meta: dict[str, Any], path: Path) -> Any:
-    try:
-        return cls(**meta["config"])
-    except (KeyError, TypeError, ValueError) as e:
-        raise CheckpointError(f"{path}: config does not fit {cls.__name__} ({e})") from e
 
 
 def build_torch_model(model_type: str, config: Any) -> Any:
@@ -59,7 +53,11 @@ def load_classifier(path: str | os.PathLike) -> Classifier:
         raise CheckpointError(f"{path}: unknown model type {model_type!r} (known: {', '.join(MODEL_TYPES)})")
     meta = {**meta, "checkpoint": {"path": str(path), "bytes": path.stat().st_size, "sha256": sha256_of(path)}}
     name = str(meta.get("display_name") or model_type)
-    config = _config(config_class(model_type), meta, path)
+    # The config must describe exactly the arrays in the file before anything is allocated for it.
+    config = config_from_meta(config_class(model_type), meta, path)
+    expected = numpy_mlp_shapes(config) if model_type == "numpy_mlp" else torch_shapes(
+        lambda: build_torch_model(model_type, config), len(tensors), path)
+    check_shapes(expected, {k: v.shape for k, v in tensors.items()}, model_type, path)
     try:
         if model_type == "numpy_mlp":
             model = NumpyMLP(config)
@@ -70,8 +68,8 @@ def load_classifier(path: str | os.PathLike) -> Classifier:
         model = build_torch_model(model_type, config)
         model.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in tensors.items()}, strict=True)
         model.eval()
-    except (ValueError, RuntimeError, KeyError) as e:
+        if model_type == "pet_cnn":
+            return PhotoClassifier(name, meta["class_names"], meta, model)
+        return TorchDigitClassifier(name, meta["class_names"], meta, model, flat_input=model_type == "torch_mlp")
+    except Exception as e:  # noqa: BLE001 - after the checks above, any failure here is still this file's fault
         raise CheckpointError(f"{path}: weights do not fit the {model_type} described by its config ({e})") from e
-    if model_type == "pet_cnn":
-        return PhotoClassifier(name, meta["class_names"], meta, model)
-    return TorchDigitClassifier(name, meta["class_names"], meta, model, flat_input=model_type == "torch_mlp")

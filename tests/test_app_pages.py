@@ -38,8 +38,10 @@ class FakeCanvas:
 
     def st_canvas(self, **kwargs: Any) -> types.SimpleNamespace:
         self.calls.append(kwargs)
-        assert kwargs["return_image_data"] is True  # otherwise image_data raises in the real component
-        return types.SimpleNamespace(image_data=self.drawing, json_data=None)
+        assert kwargs["return_image_data"] is True  # otherwise image_bytes raises in the real component
+        # The real component's image_bytes: the PNG the browser sent (None before anything is drawn).
+        png = None if self.drawing is None else png_bytes(self.drawing)
+        return types.SimpleNamespace(image_bytes=png, json_data=None)
 
 
 @pytest.fixture

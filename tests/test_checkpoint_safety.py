@@ -259,3 +259,275 @@ def test_loader_never_imports_pickle_based_loaders():
     for source in sorted((Path(__file__).resolve().parent.parent / "models").glob("*.py")):
         found = banned.search(source.read_text())
         assert found is None, f"{source.name} uses {found.group(0) if found else ''}"
+
+
+# --- crafted checkpoints: refused before anything is allocated, always as CheckpointError ---------------
+def forge(path: Path, arrays: dict[str, tuple[str, list[int], bytes]], meta: object = None,
+          metadata: object = None, header_text: str | None = None) -> Path:
+    """A safetensors file written by hand (so it can hold what safetensors' writer refuses): arrays as
+    name -> (dtype, shape, raw bytes), ``meta`` JSON-encoded into the project's metadata (a str is used
+    as is), or the whole header as ``header_text``."""
+    header: dict[str, object] = {}
+    offset, blobs = 0, []
+    for name, (dtype, shape, blob) in arrays.items():
+        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [offset, offset + len(blob)]}
+        offset += len(blob)
+        blobs.append(blob)
+    if metadata is None:
+        metadata = {"format": "nn-playground/1", "meta": meta if isinstance(meta, str) else json.dumps(meta)}
+    header["__metadata__"] = metadata
+    text = header_text if header_text is not None else json.dumps(header)
+    path.write_bytes(len(text.encode()).to_bytes(8, "little") + text.encode() + b"".join(blobs))
+    return path
+
+
+def numpy_mlp_meta(**changes) -> dict:
+    meta = {"model_type": "numpy_mlp", "display_name": "NumPy MLP", "class_names": [*"0123456789"],
+            "config": {"sizes": [784, 512, 256, 10], "dropout": 0.2, "weight_decay": 0.0},
+            "normalization": {"mean": 0.1307, "std": 0.3081}}
+    meta.update(changes)
+    return meta
+
+
+def real_arrays(source: Path = SOURCE) -> dict[str, tuple[str, list[int], bytes]]:
+    tensors, _ = load_checkpoint(source, verify=False)
+    names = {np.dtype("float32"): "F32", np.dtype("int64"): "I64", np.dtype("float64"): "F64"}
+    # Sorted: safetensors lists arrays in no fixed order, and the edits below rely on biases.0 coming first.
+    return {k: (names[v.dtype], list(v.shape), v.tobytes()) for k, v in sorted(tensors.items())}
+
+
+TINY = {"w": ("F32", [2], b"\0" * 8)}
+
+
+def test_huge_layer_in_config_refused_before_allocating(tmp_path):
+    """860 bytes whose config says 400,000 hidden units: 3.6 GB were allocated before the refusal."""
+    import tracemalloc
+
+    path = forge(tmp_path / "huge.safetensors", TINY, numpy_mlp_meta(config={"sizes": [784, 400_000, 10]}))
+    assert path.stat().st_size < 2_000
+    tracemalloc.start()
+    try:
+        assert "do not fit" in refused(path)
+        assert tracemalloc.get_traced_memory()[1] < 20 * 2**20  # NumPy's allocations are traced
+    finally:
+        tracemalloc.stop()
+
+
+def test_huge_torch_configs_refused_without_allocating(tmp_path):
+    """CNN channels of 20,000 (13.8 GB and 48 s before), a million convolutions per block, 400,000 MLP units:
+    built on the meta device, compared with the file's arrays, refused; measured in a fresh process."""
+    cnn = {"in_channels": 3, "image_size": 128, "channels": [20_000] * 4, "convs_per_block": 2,
+           "stem_stride": 2, "head": "gap", "dropout": 0.3, "num_classes": 2}
+    files = [
+        forge(tmp_path / "wide.safetensors", TINY, numpy_mlp_meta(model_type="pet_cnn", class_names=["cat", "dog"],
+              config=cnn, normalization={"mean": [0.5] * 3, "std": [0.2] * 3})),
+        forge(tmp_path / "deep.safetensors", TINY, numpy_mlp_meta(model_type="digit_cnn",
+              config={"channels": [32], "convs_per_block": 1_000_000})),
+        forge(tmp_path / "mlp.safetensors", TINY, numpy_mlp_meta(model_type="torch_mlp",
+              config={"sizes": [784, 400_000, 10]})),
+    ]
+    code = f"""
+import resource, sys, time
+sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r})
+import torch
+from models import CheckpointError, load_classifier
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+for path in {[str(f) for f in files]!r}:
+    started = time.perf_counter()
+    try:
+        load_classifier(path)
+        print("LOADED", path)
+    except CheckpointError as e:
+        print("REFUSED", round(time.perf_counter() - started, 2), str(e)[:200])
+print("GROWTH_MB", (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True).stdout
+    lines = out.splitlines()
+    assert [line.split()[0] for line in lines[:3]] == ["REFUSED"] * 3, out
+    assert all(float(line.split()[1]) < 5 and "do not fit" in line for line in lines[:3]), out
+    assert float(lines[3].split()[1]) < 50, out
+
+
+@pytest.mark.parametrize("where", ["meta", "header", "manifest"])
+def test_deeply_nested_json_refused(tmp_path, where):
+    """100,000 nested lists used to raise RecursionError, which crashed every page."""
+    deep = "[" * 100_000 + "]" * 100_000
+    path = tmp_path / "deep.safetensors"
+    if where == "meta":
+        forge(path, TINY, '{"model_type": "numpy_mlp", "x": ' + deep + "}")
+        assert "nests deeper" in refused(path)
+    elif where == "header":
+        forge(path, {}, header_text='{"__metadata__": {}, "x": ' + deep + "}")
+        assert "not a readable checkpoint" in refused(path)
+    else:
+        shutil.copyfile(SOURCE, path)
+        (tmp_path / MANIFEST_NAME).write_text('{"format": "nn-playground/1", "files": ' + deep + "}")
+        with pytest.raises(CheckpointError, match="unreadable manifest.*nests deeper"):
+            load_classifier(path)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"model_type": ["numpy_mlp"]},
+        {"class_names": "0123456789"},
+        {"class_names": [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]},
+        {"display_name": {"name": "x"}},
+        {"config": ["sizes", 784]},
+        {"config": {"sizes": "784-512-256-10"}},
+        {"config": {"sizes": [784, True, 10]}},
+        {"config": {"sizes": [784, 512.5, 256, 10]}},
+        {"config": {"dropout": "0.2"}},
+        {"config": {"layers": 3}},
+        {"normalization": {"mean": "0.13", "std": 0.3}},
+        {"normalization": [0.13, 0.31]},
+    ],
+    ids=lambda c: f"{next(iter(c))}={json.dumps(c[next(iter(c))])[:20]}",
+)
+def test_wrong_types_in_metadata_refused(tmp_path, changes):
+    """A list where a string belongs gave TypeError/AttributeError, which load_model did not catch."""
+    arrays = real_arrays()
+    path = forge(tmp_path / "typed.safetensors", arrays, numpy_mlp_meta(**changes))
+    message = refused(path)
+    assert "malformed" in message or "does not fit" in message
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ('{"dropout": 1e999}', "not finite"),
+        ('{"sizes": [784, 1e999, 10]}', "not finite"),
+        ('{"weight_decay": NaN}', "not a number"),
+        ('{"weight_decay": -Infinity}', "not a number"),
+    ],
+)
+def test_infinite_numbers_in_config_refused(tmp_path, text, fragment):
+    """json reads 1e999 as infinity; int(inf) raised OverflowError."""
+    meta = json.dumps(numpy_mlp_meta()).replace('{"sizes": [784, 512, 256, 10], "dropout": 0.2, "weight_decay": 0.0}',
+                                                text)
+    path = forge(tmp_path / "inf.safetensors", real_arrays(), meta)
+    assert fragment in refused(path)
+
+
+@pytest.mark.parametrize("norm", [{"mean": 0.13, "std": 0}, {"mean": 0.13, "std": -0.3}, {"mean": 1e999, "std": 0.3},
+                                  {"mean": [0.5, 0.5], "std": [0.2, 0.0]}])
+def test_bad_statistics_refused(tmp_path, norm):
+    """A zero std made every answer NaN, silently."""
+    path = forge(tmp_path / "norm.safetensors", real_arrays(), numpy_mlp_meta(normalization=norm))
+    assert "malformed" in refused(path)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_weights_refused(tmp_path, bad):
+    arrays = real_arrays()
+    w = np.frombuffer(arrays["weights.1"][2], np.float32).copy()
+    w[123] = bad
+    arrays["weights.1"] = ("F32", arrays["weights.1"][1], w.tobytes())
+    message = refused(forge(tmp_path / "nan.safetensors", arrays, numpy_mlp_meta()))
+    assert "weights.1" in message and "NaN or infinite" in message
+
+
+@pytest.mark.parametrize("dtype", ["BF16", "F16", "F8_E4M3", "F8_E5M2", "BOOL", "U8", "I32", "C64"])
+def test_dtypes_the_project_does_not_write_refused(tmp_path, dtype):
+    """bf16 and float8 arrays gave TypeError; every dtype but F32/F64/I64 is refused by name."""
+    arrays = real_arrays()
+    name, shape = "biases.2", arrays["biases.2"][1]
+    size = {"BF16": 2, "F16": 2, "F8_E4M3": 1, "F8_E5M2": 1, "BOOL": 1, "U8": 1, "I32": 4, "C64": 8}[dtype]
+    arrays[name] = (dtype, shape, b"\0" * (size * int(np.prod(shape))))
+    message = refused(forge(tmp_path / "dtype.safetensors", arrays, numpy_mlp_meta()))
+    assert dtype in message and "F32" in message
+
+
+@pytest.mark.parametrize(
+    ("edit", "fragment"),
+    [
+        (lambda h: h["biases.0"].update(data_offsets=[0, 4]), "does not fill"),
+        (lambda h: h["biases.0"].update(shape=[10**12]), "does not fill"),
+        (lambda h: h["biases.0"].update(shape=[-512]), "malformed shape"),
+        (lambda h: h["biases.0"].update(shape="512"), "malformed shape"),
+        (lambda h: h["biases.0"].pop("dtype"), "dtype, shape and data_offsets"),
+        (lambda h: h.update(__metadata__=["format"]), "table of strings"),
+        (lambda h: h["biases.1"].update(data_offsets=[0, 1024]), "gaps or overlap"),
+    ],
+    ids=["offsets", "huge-shape", "negative", "shape-str", "no-dtype", "metadata-list", "overlap"],
+)
+def test_inconsistent_headers_refused(tmp_path, edit, fragment):
+    path = tmp_path / "edited.safetensors"
+    forge(path, real_arrays(), numpy_mlp_meta())
+    data = path.read_bytes()
+    length = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + length])
+    edit(header)
+    forge(path, real_arrays(), header_text=json.dumps(header))
+    message = refused(path)
+    assert "not a readable checkpoint" in message and fragment in message
+
+
+def test_trailing_bytes_and_lying_lengths_refused(tmp_path):
+    path = forge(tmp_path / "tail.safetensors", real_arrays(), numpy_mlp_meta())
+    path.write_bytes(path.read_bytes() + b"\0" * 16)
+    assert "after the header" in refused(path)
+    data = bytearray(forge(tmp_path / "len.safetensors", real_arrays(), numpy_mlp_meta()).read_bytes())
+    data[:8] = (len(data) - 4).to_bytes(8, "little")
+    (tmp_path / "len.safetensors").write_bytes(bytes(data))
+    assert "not a readable checkpoint" in refused(tmp_path / "len.safetensors")
+
+
+@pytest.mark.parametrize(
+    "files",
+    [["a", "list"], {"numpy_mlp.safetensors": "sha"}, {"numpy_mlp.safetensors": {"sha256": 123}},
+     {"numpy_mlp.safetensors": {"sha256": "0" * 64, "model_type": "numpy_mlp", "class_names": "0123456789",
+                                "shapes": {}}},
+     {"numpy_mlp.safetensors": {"sha256": "0" * 64, "model_type": "numpy_mlp", "class_names": ["0"],
+                                "shapes": {"w": "big"}}}],
+    ids=["list", "entry-str", "sha-int", "classes-str", "shape-str"],
+)
+def test_malformed_manifest_refused(trusted, files):
+    """A manifest with the wrong types gave AttributeError/TypeError in every page."""
+    (trusted.parent / MANIFEST_NAME).write_text(json.dumps({"format": "nn-playground/1", "files": files}))
+    with pytest.raises(CheckpointError, match="unreadable manifest"):
+        load_classifier(trusted)
+
+
+def test_oversized_checkpoint_refused_unread(tmp_path, monkeypatch):
+    import models.checkpoint as checkpoint
+
+    path = forge(tmp_path / "big.safetensors", real_arrays(), numpy_mlp_meta())
+    monkeypatch.setattr(checkpoint, "MAX_CHECKPOINT_BYTES", 1_000_000)
+    assert "larger than" in refused(path)
+
+
+def test_app_keeps_the_other_models_when_one_is_hostile(tmp_path, monkeypatch):
+    """Each broken checkpoint costs its own model only: the page names it and the others answer."""
+    from streamlit.testing.v1 import AppTest
+
+    from app.logic import registry
+    from tests.app_helpers import stroke_canvas
+    from tests.conftest import DIGIT_CHECKPOINTS as DIGITS
+
+    forge(tmp_path / "numpy_mlp.safetensors", TINY, "[" * 100_000)  # nested JSON
+    tensors, meta = load_checkpoint(DIGITS["digit_cnn"])
+    tensors["blocks.0.1.running_var"] = -np.abs(tensors["blocks.0.1.running_var"]) - 1  # loads, answers NaN
+    save_file(tensors, str(tmp_path / "digit_cnn.safetensors"), metadata={"format": "nn-playground/1",
+                                                                           "meta": json.dumps(meta)})
+    (tmp_path / "torch_mlp.safetensors").symlink_to(DIGITS["torch_mlp"])
+    monkeypatch.setenv(registry.CHECKPOINT_ENV, str(tmp_path))
+    loaded = {spec.key: registry.load_model(spec) for spec in registry.DIGIT_MODELS}
+    assert loaded["torch_mlp"].ok and not loaded["numpy_mlp"].ok and not loaded["digit_cnn"].ok
+    assert "NaN" in loaded["digit_cnn"].error and "numpy_mlp.safetensors" in loaded["numpy_mlp"].error
+
+    import io
+    import types
+
+    from PIL import Image
+
+    drawing = io.BytesIO()
+    Image.fromarray(stroke_canvas([(150, 40), (142, 240)], 20)).save(drawing, "PNG")
+    module = types.ModuleType("streamlit_drawable_canvas")
+    module.st_canvas = lambda **kwargs: types.SimpleNamespace(image_bytes=drawing.getvalue())
+    monkeypatch.setitem(sys.modules, "streamlit_drawable_canvas", module)
+    at = AppTest.from_string("from app.draw_page import render\nrender()\n", default_timeout=120).run()
+    assert not at.exception
+    warnings = "\n".join(str(w.value) for w in at.warning)
+    assert "numpy_mlp checkpoint could not be loaded" in warnings and "digit_cnn" in warnings
+    assert [m.label for m in at.metric] == ["PyTorch MLP"]

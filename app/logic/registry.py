@@ -84,18 +84,27 @@ class LoadedModel:
 
 
 def load_model(spec: ModelSpec, path: Path | None = None) -> LoadedModel:
-    """Load one model; a missing or broken checkpoint becomes a LoadedModel with an error, not an exception."""
+    """Load one model and check it answers; a missing, broken or hostile checkpoint becomes a LoadedModel
+    with an error, never an exception, so the other models and every page keep working."""
     path = checkpoint_path(spec) if path is None else Path(path)
     try:
-        return LoadedModel(spec, path, load_classifier(path))
+        clf = load_classifier(path)
+        warm_up(clf)
     except (CheckpointError, OSError) as e:
         return LoadedModel(spec, path, None, str(e))
+    except Exception as e:  # noqa: BLE001 - a bug or an unforeseen file must cost one model, not the app
+        return LoadedModel(spec, path, None, f"{path}: could not be loaded ({type(e).__name__}: {e})")
+    return LoadedModel(spec, path, clf)
 
 
 def warm_up(clf: Classifier) -> None:
     """Run one throw-away prediction so the first user does not pay for lazy imports and first-call set-up
-    (about 100 ms for the torch models otherwise, against ~1 ms afterwards)."""
+    (about 100 ms for the torch models otherwise, against ~1 ms afterwards). Raises CheckpointError when
+    the model answers NaN or infinity (weights or statistics that load but cannot work)."""
     if clf.class_names == DIGIT_CLASSES:
-        clf.activations(np.zeros((1, 28, 28), np.uint8))
+        logits = clf.activations(np.zeros((1, 28, 28), np.uint8))["logits"]
     else:
-        clf.activations([np.zeros((64, 64, 3), np.uint8)])
+        logits = clf.activations([np.zeros((64, 64, 3), np.uint8)])["logits"]
+    if not np.isfinite(logits).all():
+        raise CheckpointError(f"{clf.meta.get('checkpoint', {}).get('path', clf.name)}: the model answers NaN or "
+                              "infinity on a blank input")

@@ -40,7 +40,9 @@ JPEG_MAX_SEGMENTS = 1_000  # every marker segment up to the end of the image; ca
 JPEG_MAX_METADATA = 256  # APPn and COM segments (an ICC profile or extended XMP may span several)
 JPEG_MAX_EXIF = 4  # Exif fits one 64 KB segment; Pillow concatenates repeats, which costs quadratic time
 JPEG_MAX_SCANS = 64  # progressive encoders write about 10 scans; every scan is a pass over the whole image
+JPEG_MAX_SCAN_PIXELS = 1_200_000_000  # scans x pixels: 20 scans of 60 megapixels, ~1 s of CPU here
 JPEG_MAX_GAP = 1_024  # bytes between header segments: Pillow skips padding one byte at a time in Python
+JPEG_FILL = b"\xff" * 256  # fill bytes in scan data (legal before a marker, never written in bulk): slow in libjpeg
 # Start-of-frame markers Pillow's decoder (libjpeg) is asked for: baseline, extended and progressive
 # Huffman. Lossless, hierarchical and arithmetic-coded JPEGs are refused: no camera writes them.
 JPEG_FRAMES = {0xC0: False, 0xC1: False, 0xC2: True}  # marker -> progressive
@@ -50,11 +52,13 @@ JPEG_OTHER_FRAMES = {0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
 _JPEG_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
 
 
-def check_jpeg(data: bytes) -> Header:
+def check_jpeg(data: bytes) -> Header | None:
     """Walk the marker segments of the first picture (up to EOI). Raises StructureError for too many
-    segments, metadata or Exif blocks, too many scans, padding before the first scan, or an unneeded mode."""
+    segments, metadata or Exif blocks, too many scans, padding before the first scan, a second frame
+    header or an unneeded coding mode; None when there is no frame header (the decoder says what is wrong)."""
     pos, segments, metadata, exif, scans = 2, 0, 0, 0, 0
     frame: Header | None = None
+    frames = 0
     while True:
         found = _JPEG_MARKER.search(data, pos)
         if found is None:
@@ -62,6 +66,8 @@ def check_jpeg(data: bytes) -> Header:
         start = found.start()
         if scans == 0 and start - pos > JPEG_MAX_GAP:  # after a scan, the gap is the compressed image
             raise StructureError("The JPEG file has megabytes of padding between its headers.")
+        if scans and data.find(JPEG_FILL, pos, start) >= 0:
+            raise StructureError("The JPEG file has megabytes of padding in its image data.")
         marker = data[start + 1]
         if marker == 0xD9:  # end of image (pictures appended after it, as in MPO files, are never decoded)
             break
@@ -80,26 +86,30 @@ def check_jpeg(data: bytes) -> Header:
             raise StructureError(
                 "This JPEG is lossless, hierarchical or arithmetic-coded; please save it as an ordinary JPEG."
             )
-        elif marker in JPEG_FRAMES and frame is None:
+        elif marker in JPEG_FRAMES:
+            frames += 1
+            if frames > 1:  # libjpeg refuses it too, but Pillow would size the image by the last one
+                raise StructureError("The JPEG file has two image headers.")
             frame = _jpeg_frame(data, start, JPEG_FRAMES[marker])
         elif marker == 0xDA:
             scans += 1
-            if scans > JPEG_MAX_SCANS:
-                raise StructureError(f"The JPEG file has more than {JPEG_MAX_SCANS} progressive scans.")
+            too_slow = scans > 1 and frame and scans * frame.width * frame.height > JPEG_MAX_SCAN_PIXELS
+            if scans > JPEG_MAX_SCANS or too_slow:  # (one scan is always needed: a huge one is the size check's)
+                raise StructureError(f"The JPEG file has too many progressive scans ({scans} or more) for its size.")
         pos = start + 2 + int.from_bytes(data[start + 2 : start + 4], "big")
-    if frame is None:
-        raise StructureError("The JPEG file has no image header.")
     return frame
 
 
-def _jpeg_frame(data: bytes, start: int, progressive: bool) -> Header:
-    """The start-of-frame segment: precision, height, width, then (id, sampling, table) per component."""
+def _jpeg_frame(data: bytes, start: int, progressive: bool) -> Header | None:
+    """The start-of-frame segment: precision, height, width, then (id, sampling, table) per component; None
+    when it is cut off or gives no size (a height of 0, to be defined later by a DNL marker, which libjpeg
+    does not support either)."""
     height = int.from_bytes(data[start + 5 : start + 7], "big")
     width = int.from_bytes(data[start + 7 : start + 9], "big")
     count = data[start + 9] if start + 9 < len(data) else 0
     factors = [data[start + 11 + 3 * i] for i in range(count) if start + 11 + 3 * i < len(data)]
-    if not factors or height == 0 or width == 0:  # a height of 0 would be defined later (DNL): unsupported
-        raise StructureError("The JPEG file has an incomplete image header.")
+    if not factors or height == 0 or width == 0:
+        return None
     h = [f >> 4 or 1 for f in factors]
     v = [f & 15 or 1 for f in factors]
     samples = sum(a * b for a, b in zip(h, v)) / (max(h) * max(v))
@@ -111,10 +121,11 @@ PNG_MAX_CHUNKS = 25_000  # image data is usually split into 8-64 KB chunks: 25,0
 PNG_MAX_OTHER_CHUNKS = 1_000  # text, colour profile, animation control ...; Pillow reads each in Python
 
 
-def check_png(data: bytes) -> Header:
-    """Walk the chunks: IHDR first, then at most PNG_MAX_CHUNKS chunks up to IEND."""
+def check_png(data: bytes) -> Header | None:
+    """Walk the chunks, at most PNG_MAX_CHUNKS up to IEND; None without an IHDR first (the decoder says what
+    is wrong)."""
     if data[12:16] != b"IHDR":
-        raise StructureError("The PNG file does not start with its image header.")
+        return None
     width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
     pos, chunks, others = 8, 0, 0
     while pos + 8 <= len(data):
