@@ -1,0 +1,285 @@
+"""Driving the app in headless Chromium like a person does: open a page, draw a digit with the mouse, upload
+a photo, wait for the answers, look for trouble, take a screenshot. The browser tests, the load test and
+``python -m benchmarks`` all use this one driver (``playwright.async_api``, so many users can share one loop).
+
+Every selector the driver needs is below, in one place: Streamlit's ``data-testid`` attributes, the
+``st-key-<key>`` classes of the app's widget keys and the pages' URL paths; a visible text only for a radio
+option, which has nothing else to tell it apart.
+Every wait is for a condition, with a generous timeout: a busy 2-core machine can be slow, never wrong.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # playwright is a development requirement: imported only when a browser is driven
+    from playwright.async_api import Browser, Page
+
+CHROMIUM = Path(os.environ.get("PLAYGROUND_CHROMIUM", "/usr/bin/chromium"))  # `playwright install` cannot download
+CHROMIUM_ARGS = [  # keep Chromium off the (closed) network and out of the GPU
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    "--disable-dev-shm-usage",
+]
+VIEWPORT = {"width": 1280, "height": 1500}  # the README screenshots' size
+WAIT_S = 120.0  # the longest any single wait may take; generous for 20 users on a loaded 2-core machine
+N_DIGIT_MODELS = 3  # NumPy MLP, PyTorch MLP, CNN
+
+# -- selectors -----------------------------------------------------------------------------------------------
+APP = '[data-testid="stApp"]'
+CANVAS = '[data-testid="stBidiComponentIsolated"] canvas.upper-canvas'  # CSS locators pierce open shadow roots
+CLEAR_BUTTON = ".st-key-clear_canvas button"
+DIGIT_SOURCE = ".st-key-digit_source"
+SAMPLE_NUMBER = ".st-key-sample_index input"
+PET_SOURCE = ".st-key-pet_source"
+PET_UPLOAD = '.st-key-pet_upload input[type="file"]'
+METRIC = '[data-testid="stMetric"]'
+METRIC_LABEL = '[data-testid="stMetricLabel"]'
+METRIC_VALUE = '[data-testid="stMetricValue"]'
+IMAGE = '[data-testid="stImage"] img'
+DATAFRAME = '[data-testid="stDataFrame"]'
+NAV_LINK = '[data-testid="stSidebarNav"] a[href$="/{path}"]'
+TROUBLE = {"Streamlit exception": '[data-testid="stException"]', "error box": '[data-testid="stAlertContentError"]'}
+
+# -- what the page is asked while waiting (JavaScript) ---------------------------------------------------------
+# Installed before any page script: when the mouse was last lifted and when the page sent each websocket
+# message, on the page's own clock, so browser latencies do not include the time Playwright takes to report them.
+PAGE_HOOKS = """
+window.__sends = [];
+const send = WebSocket.prototype.send;
+WebSocket.prototype.send = function (data) { window.__sends.push(performance.now()); return send.call(this, data); };
+addEventListener('pointerup', () => { window.__action = performance.now(); }, true);
+"""
+# No script run is going on, the page is connected, and its title is there and is not ``old``. Every wait is
+# for content like this: under load the browser may draw a whole script run in one go, so the run state
+# can go from idle to idle without ever showing "running".
+PAGE_READY = f"""(old) => !!document.querySelector('{APP}[data-test-script-state="notRunning"]'
+  + '[data-test-connection-state="CONNECTED"]') && !!document.querySelector('h1')
+  && document.querySelector('h1').innerText !== old"""
+IMAGES_LOADED = f"[...document.querySelectorAll('{IMAGE}')].every(i => i.complete && i.naturalWidth > 0)"
+# {trouble} as soon as an exception or error box shows (fail fast rather than wait out the timeout), else the
+# metric values once ``pattern`` matches all ``count`` of them, with the page's time when they were first seen.
+ANSWERS = """([count, pattern, trouble]) => {
+  const bad = document.querySelector(trouble);
+  if (bad) return {trouble: bad.textContent.slice(0, 300)};
+  const values = [...document.querySelectorAll('%s')].map(e => e.textContent.trim());
+  if (values.length !== count || !values.every(v => new RegExp(pattern, 'i').test(v))) return null;
+  window.__answersAt ??= performance.now();
+  return {values, at: window.__answersAt};
+}""" % METRIC_VALUE  # noqa: UP031 - the JS braces make an f-string unreadable
+ANSWERS_COMPLETE = """(args) => {
+  const found = (%s)(args);
+  if (!found || found.trouble) return found;
+  const idle = !!document.querySelector('%s[data-test-script-state="notRunning"]');
+  return idle && %s ? {...found, complete: performance.now()} : null;
+}""" % (ANSWERS, APP, IMAGES_LOADED)  # noqa: UP031
+
+# -- digits drawn in one stroke (one mouse-down..mouse-up, so one rerun), as points on the unit square --------
+STROKES: dict[str, list[tuple[float, float]]] = {
+    "0": [(0.5 + 0.21 * math.sin(t / 20 * math.pi), 0.5 - 0.32 * math.cos(t / 20 * math.pi)) for t in range(41)],
+    "1": [(0.54 - 0.06 * (v / 20), 0.14 + 0.72 * v / 20) for v in range(21)],
+    "2": [(0.3, 0.3), (0.5, 0.15), (0.7, 0.3), (0.3, 0.8), (0.75, 0.8)],
+    "3": [(0.3, 0.2), (0.6, 0.15), (0.7, 0.3), (0.45, 0.48), (0.7, 0.62), (0.62, 0.82), (0.3, 0.82)],
+    "4": [(0.6, 0.15), (0.25, 0.6), (0.75, 0.6), (0.6, 0.45), (0.6, 0.85)],
+    "7": [(0.3, 0.2), (0.7, 0.2), (0.45, 0.82)],
+}
+
+
+class PageTrouble(RuntimeError):
+    """The page showed an exception or an error box instead of the answers."""
+
+
+@asynccontextmanager
+async def chromium() -> AsyncIterator[Browser]:
+    """Debian's headless Chromium, driven by Playwright."""
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+@dataclass
+class Answers:
+    """What the page showed after an action and when, in ms after the action (the page's own clock).
+
+    ``shown``: the answers are on screen; ``complete``: the script run is over and every image has loaded;
+    ``sent``: the page sent the action to the server (for a stroke: the canvas component's own delay)."""
+
+    values: list[str]
+    shown_ms: float
+    complete_ms: float  # NaN unless asked for
+    sent_ms: float  # NaN if nothing was sent after the action
+
+
+@dataclass
+class AppPage:
+    """One user: a browser context of its own (own cookies, own Streamlit session) showing the app."""
+
+    page: Page
+    base_url: str
+    js_errors: list[str] = field(default_factory=list)
+    reloads: int = 0  # page loads retried because the first one never became ready
+
+    async def open(self, path: str = "") -> None:
+        """Load ``base_url/path`` and wait until its first script run is done; a load that never gets there is
+        retried once."""
+        from playwright.async_api import TimeoutError as PlaywrightTimeout
+
+        for attempt in range(2):
+            try:
+                await self.page.goto(f"{self.base_url}/{path}", wait_until="domcontentloaded")
+                await self.wait_ready()
+                return
+            except PlaywrightTimeout:
+                if attempt:
+                    raise
+                self.reloads += 1
+
+    async def wait_ready(self, old_title: str | None = None) -> None:
+        """Wait until the page is idle, connected and titled (with a title other than ``old_title``)."""
+        await self.page.wait_for_function(PAGE_READY, arg=old_title, polling=100)
+
+    async def go_to(self, path: str) -> None:
+        """Follow the sidebar link to the page at ``path`` (e.g. "pets"): same session, as a person would."""
+        title = await self.page.locator("h1").first.inner_text()
+        await self.page.locator(NAV_LINK.format(path=path)).click()
+        await self.wait_ready(old_title=title)
+
+    async def choose(self, radio: str, option: str) -> None:
+        """Pick ``option`` (its label) in the radio group ``radio`` (a selector); the caller waits for what it
+        brings up."""
+        await self.page.locator(radio).get_by_text(option, exact=True).click()
+
+    # -- drawing ---------------------------------------------------------------------------------------------
+    async def _canvas_box(self) -> dict[str, float]:
+        """Where the canvas is once it is ready for a stroke. The component loads its (empty) drawing after it
+        mounts and only then turns on drawing mode, which shows as fabric.js's crosshair cursor under the
+        mouse; a stroke made before that is lost, as a person's would be. The box is measured afresh each time
+        because the layout can still shift while the page fills in."""
+        canvas = self.page.locator(f"{CANVAS}:not([data-cleared])")  # see clear_canvas
+        deadline, wiggle = time.monotonic() + WAIT_S, 0
+        while time.monotonic() < deadline:
+            found = await canvas.evaluate_all(
+                "els => els.length === 1 ? [els[0].getBoundingClientRect().toJSON(), els[0].style.cursor] : null"
+            )
+            if found:
+                box, cursor = found
+                if cursor == "crosshair":
+                    return box
+                wiggle ^= 1  # fabric.js sets its cursor when the mouse moves
+                await self.page.mouse.move(box["x"] + box["width"] / 2 + wiggle, box["y"] + box["height"] / 2)
+            await self.page.wait_for_timeout(200)  # 20 users polling faster would add to the load they measure
+        raise TimeoutError("the canvas never switched to drawing mode")
+
+    async def draw(self, digit: str) -> None:
+        """Draw ``STROKES[digit]`` with the mouse in one stroke."""
+        box = await self._canvas_box()
+        points = [(box["x"] + u * box["width"], box["y"] + v * box["height"]) for u, v in STROKES[digit]]
+        await self.page.mouse.move(*points[0])
+        await self.page.mouse.down()
+        for (x0, y0), (x1, y1) in zip(points, points[1:]):
+            await self.page.mouse.move(x1, y1, steps=max(1, int(math.dist((x0, y0), (x1, y1)) / 5)))
+        await self.page.evaluate("() => { window.__answersAt = undefined; }")
+        await self.page.mouse.up()
+
+    async def clear_canvas(self) -> None:
+        """Press "Clear the canvas" and wait until the answers are gone. The old canvas is marked, because it
+        can stay in the page for a moment beside the fresh one."""
+        await self.page.locator(CANVAS).evaluate_all("els => els.forEach(e => { e.dataset.cleared = '1'; })")
+        await self.page.locator(CLEAR_BUTTON).click()
+        await self.page.wait_for_function(f"() => document.querySelectorAll('{METRIC}').length === 0")
+
+    # -- answers ---------------------------------------------------------------------------------------------
+    async def answers(
+        self, count: int, pattern: str, complete: bool = False, polling: float | str = "raf"
+    ) -> Answers:
+        """Wait until ``count`` metrics all match ``pattern`` (and, if ``complete``, the page is fully drawn).
+        Times are from the last action (mouse-up or upload); raises PageTrouble if an error shows instead."""
+        from playwright.async_api import TimeoutError as PlaywrightTimeout
+
+        script = ANSWERS_COMPLETE if complete else ANSWERS
+        args = [count, pattern, ", ".join(TROUBLE.values())]
+        try:
+            handle = await self.page.wait_for_function(script, arg=args, polling=polling)
+        except PlaywrightTimeout:
+            shown = await self.page.locator(METRIC_VALUE).all_inner_texts()
+            raise TimeoutError(f"no {count} answers like {pattern} in {WAIT_S:.0f} s; the page shows {shown}") from None
+        found: dict[str, Any] = await handle.json_value()
+        if "trouble" in found:
+            raise PageTrouble(f"error shown instead of the answers: {found['trouble']!r}")
+        action, sends = await self.page.evaluate("() => [window.__action ?? NaN, window.__sends]")
+        return Answers(
+            found["values"],
+            found["at"] - action,
+            found.get("complete", math.nan) - action,
+            next((t for t in sends if t >= action), math.nan) - action,
+        )
+
+    async def digits(self, complete: bool = False, polling: float | str = "raf") -> Answers:
+        """The three digit models' answers, once they are all on screen."""
+        return await self.answers(N_DIGIT_MODELS, "^[0-9]$", complete, polling)
+
+    async def metric_labels(self) -> list[str]:
+        return [t.strip() for t in await self.page.locator(f"{METRIC} {METRIC_LABEL}").all_inner_texts()]
+
+    async def upload_photo(self, photo: Path, polling: float | str = "raf") -> Answers:
+        """On the cats page: choose "Upload a photo", hand ``photo`` to the uploader, wait for cat or dog.
+        Times are from handing the file over (the page's clock)."""
+        await self.choose(PET_SOURCE, "Upload a photo")
+        uploader = self.page.locator(PET_UPLOAD)
+        await uploader.wait_for(state="attached")
+        await self.page.evaluate("() => { window.__answersAt = undefined; window.__action = performance.now(); }")
+        await uploader.set_input_files(photo)
+        return await self.answers(1, "^(cat|dog)$", polling=polling)
+
+    # -- checks and pictures -----------------------------------------------------------------------------------
+    async def trouble(self) -> list[str]:
+        """Every sign of trouble in the page now: error boxes, a lost connection, JavaScript errors."""
+        found = []
+        for what, selector in TROUBLE.items():
+            found += [f"{what}: {t[:300]!r}" for t in await self.page.locator(selector).all_inner_texts()]
+        state = await self.page.get_attribute(APP, "data-test-connection-state")
+        if state != "CONNECTED":
+            found.append(f"connection state {state}")
+        found += [f"JavaScript error: {e}" for e in self.js_errors]
+        self.js_errors.clear()
+        return found
+
+    async def screenshot(self, path: Path) -> None:
+        """Save the viewport as a PNG once the script run is over and every image has loaded."""
+        await self.wait_ready()
+        await self.page.wait_for_function(f"() => {IMAGES_LOADED}")
+        await self.page.wait_for_timeout(1500)  # charts finish their entry animation: looks, not correctness
+        path.parent.mkdir(parents=True, exist_ok=True)
+        await self.page.screenshot(path=path)
+
+
+@asynccontextmanager
+async def app_page(browser: Browser, base_url: str, path: str = "", **context_options: Any) -> AsyncIterator[AppPage]:
+    """A fresh user on ``base_url/path``, ready to act; ``context_options`` go to ``Browser.new_context``."""
+    context = await browser.new_context(**{"viewport": VIEWPORT, **context_options})
+    context.set_default_timeout(WAIT_S * 1000)
+    try:
+        await context.add_init_script(PAGE_HOOKS)
+        user = AppPage(await context.new_page(), base_url.rstrip("/"))
+        user.page.on("pageerror", lambda e: user.js_errors.append(str(e)[:300]))
+        await user.open(path)
+        yield user
+    finally:
+        await context.close()
