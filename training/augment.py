@@ -67,3 +67,23 @@ def color_jitter(x, generator, *, brightness: float = 0.0, contrast: float = 0.0
     grey = (x * torch.tensor([0.299, 0.587, 0.114], dtype=x.dtype).view(1, 3, 1, 1)).sum(1, keepdim=True)
     x = (x - grey) * factor(saturation) + grey
     return x.clamp(0, 1)
+
+
+def cutmix(x, generator, alpha: float = 1.0):
+    """CutMix (Yun et al., 2019): paste a random box of another image of the batch into each image.
+
+    x: (N, C, H, W). Returns (mixed x, partner (N,) indices into the batch, lam): the loss of a mixed image is
+    lam * loss(its own label) + (1 - lam) * loss(its partner's label), lam being the share of its own pixels.
+    """
+    import torch
+
+    n, _, h, w = x.shape
+    lam = float(torch.distributions.Beta(alpha, alpha).sample())  # torch's global generator, seeded per run
+    cut_h, cut_w = int(h * math.sqrt(1 - lam)), int(w * math.sqrt(1 - lam))
+    cy, cx = (int(v) for v in torch.randint(0, 10_000, (2,), generator=generator) % torch.tensor([h, w]))
+    top, bottom = max(cy - cut_h // 2, 0), min(cy + cut_h // 2, h)
+    left, right = max(cx - cut_w // 2, 0), min(cx + cut_w // 2, w)
+    partner = torch.randperm(n, generator=generator)
+    x = x.clone()
+    x[:, :, top:bottom, left:right] = x[partner, :, top:bottom, left:right]
+    return x, partner, 1.0 - (bottom - top) * (right - left) / (h * w)

@@ -13,7 +13,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.optim.swa_utils import AveragedModel
 
+from training.augment import cutmix
 from training.distributed import sum_over_processes
 from training.runlog import progress
 
@@ -41,12 +43,17 @@ def train_one_epoch(
     batch_size: int,
     label_smoothing: float = 0.0,
     bf16: bool = False,
+    cutmix_prob: float = 0.0,
+    generator: torch.Generator | None = None,
+    average: AveragedModel | None = None,
     desc: str = "train",
     show_progress: bool = True,
 ) -> dict[str, float]:
     """One pass over the items ``order`` picks from (images, labels), in that order (a shuffled epoch, or
     this process's shard of one: training/distributed.py). Returns {"train_loss", "train_acc"} on the
-    augmented data, over all training processes."""
+    augmented data, over all training processes. ``cutmix_prob``: the share of batches mixed by CutMix
+    (training/augment.py; drawn with ``generator``); ``average``: a running average of the weights
+    (torch.optim.swa_utils), updated after every step."""
     model.train()
     starts = range(0, len(order), batch_size)
     total_loss = correct = seen = 0.0
@@ -55,14 +62,21 @@ def train_one_epoch(
         idx = np.sort(order[start : start + batch_size])  # sorted: faster reads from a memory-mapped cache
         x = prepare(np.asarray(images[idx]), True)
         y = torch.from_numpy(labels[idx])
+        mixed = cutmix_prob > 0 and float(torch.rand(1, generator=generator)) < cutmix_prob
+        if mixed:
+            x, partner, lam = cutmix(x, generator)
         with torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else nullcontext():
             logits = model(x)
         loss = F.cross_entropy(logits.float(), y, label_smoothing=label_smoothing)
+        if mixed:
+            loss = lam * loss + (1 - lam) * F.cross_entropy(logits.float(), y[partner], label_smoothing=label_smoothing)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         if scheduler is not None:
             scheduler.step()
+        if average is not None:
+            average.update_parameters(model)
         total_loss += float(loss.detach()) * len(y)
         correct += float((logits.detach().argmax(1) == y).sum())
         seen += len(y)
