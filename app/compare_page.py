@@ -1,5 +1,6 @@
-"""Page 3, "Compare the models": one table; each model on its full test set (from the saved evaluation reports);
-galleries of mistakes among 500 real test digits scored live; training curves; first-layer weights."""
+"""Page 3, "Compare the models": one table; each model on its full test set (from the saved evaluation and
+robustness reports); galleries of mistakes among 500 real test digits scored live; training curves; first-layer
+weights."""
 
 from __future__ import annotations
 
@@ -7,15 +8,29 @@ import numpy as np
 import streamlit as st
 
 from app.logic import galleries, latency, reports, tables, weights
-from app.logic.charts import confusion_chart, history_chart, per_class_chart
+from app.logic.charts import (
+    confusion_chart,
+    history_chart,
+    per_class_chart,
+    reliability_chart,
+    robustness_chart,
+    roc_chart,
+)
 from app.logic.images import grey_to_rgb
 from app.logic.registry import ALL_MODELS, DIGIT_MODELS, PET_MODEL, ModelSpec, checkpoint_path
-from app.shared import available_models
+from app.logic.tables import honesty_table
+from app.shared import available_models, saved_report
 from models.classifiers import DIGIT_CLASSES, Classifier
 from models.preprocessing import load_photo
 from models.samples import load_digit_sample, pet_examples
 
 MAX_SHOWN = 16  # sample pictures per gallery: enough to see patterns, few enough for a phone
+# Curves of a robustness report (training/robustness.py) -> (chart title, x axis title).
+ROBUSTNESS_CURVES = {
+    "rotation": ("Rotated", "degrees, counter-clockwise"), "shift": ("Shifted", "pixels to the right"),
+    "thickness": ("Thicker or thinner strokes", "pixels added per side"), "noise": ("Noisy", "noise σ (0..1 scale)"),
+    "fgsm": ("Attacked: FGSM", "ε (0..1 scale)"), "pgd": ("Attacked: PGD, 10 steps", "ε (0..1 scale)"),
+}
 
 
 @st.cache_data(ttl=300, show_spinner="Measuring latency on this machine…")
@@ -45,12 +60,7 @@ def _gallery(images: np.ndarray, indices: np.ndarray, captions: list[str]) -> No
 
 
 def _saved_reports(loaded: dict[ModelSpec, Classifier]) -> dict[ModelSpec, reports.EvalReport]:
-    """Each loaded model's saved full-test-set evaluation (or why it has none), checked against its checkpoint."""
-    return {
-        spec: reports.load_eval_report(checkpoint_path(spec), clf.describe()["checkpoint"].get("sha256", ""),
-                                       clf.class_names)
-        for spec, clf in loaded.items()
-    }
+    return {spec: saved_report(spec, clf) for spec, clf in loaded.items()}
 
 
 def _common_mistakes_text(full: dict[str, dict]) -> str:
@@ -62,12 +72,11 @@ def _common_mistakes_text(full: dict[str, dict]) -> str:
         f"{t} read as {p} ({n} times)" for t, p, n in top) + "."
 
 
-def _full_test_sets(loaded: dict[ModelSpec, Classifier]) -> None:
+def _full_test_sets(loaded: dict[ModelSpec, Classifier], saved: dict[ModelSpec, reports.EvalReport]) -> None:
     """Confusion matrices and per-class accuracy on the full test sets, from the reports saved by the CLI."""
     st.header("On the full test sets")
-    st.caption("Measured once per checkpoint by the evaluation command, on pictures no model saw in training: "
-               "the 10,000 MNIST test digits, and 1,999 cats-vs-dogs validation photos.")
-    saved = _saved_reports(loaded)
+    st.caption("Measured once per checkpoint by the evaluation command, on pictures no model saw in training "
+               "or tuning: the 10,000 MNIST test digits, and the 1,748 cats-vs-dogs test photos.")
     digit_reports = {loaded[spec].name: saved[spec].data for spec in DIGIT_MODELS if spec in saved and saved[spec].ok}
     if any(spec in saved for spec in DIGIT_MODELS):
         st.subheader("Digits")
@@ -110,6 +119,74 @@ def _full_test_sets(loaded: dict[ModelSpec, Classifier]) -> None:
                "cats taken for dogs and dogs taken for cats. Right: the share of cats and of dogs it gets right.")
 
 
+def _robustness(loaded: dict[ModelSpec, Classifier]) -> None:
+    """Accuracy of each digit model as its test digits are bent or attacked, from the saved robustness reports."""
+    saved = {spec: reports.load_robustness_report(checkpoint_path(spec), clf.describe()["checkpoint"].get("sha256", ""))
+             for spec, clf in loaded.items() if spec in DIGIT_MODELS}
+    if not saved:
+        return
+    st.subheader("Bent and attacked digits")
+    ok = {loaded[spec].name: r.data["curves"] for spec, r in saved.items() if r.data is not None}
+    if ok:
+        for (name, (title, x_title)), column in zip(ROBUSTNESS_CURVES.items(), st.columns(2) * 3):
+            curves = {model: c[name] for model, c in ok.items() if name in c}
+            if curves:
+                n = max(c["n"] for c in curves.values())
+                column.altair_chart(robustness_chart(curves, x_title, f"{title} ({n:,} digits)"),
+                                    key=f"robustness_{name}")
+        st.caption("Accuracy on the MNIST test digits as they are bent (rotated about their centre of mass, shifted, "
+                   "strokes thickened, noise added) or attacked (each model with its own gradients; ε is the largest "
+                   "change per pixel), one line per model. Try the same on your own digit on the draw page.")
+    missing = [spec for spec, r in saved.items() if r.data is None]
+    if missing:
+        st.caption(" ".join(saved[spec].problem or "" for spec in missing) + " Make them with `"
+                   + reports.robustness_command([checkpoint_path(spec) for spec in missing]) + "`.")
+
+
+def _honest_answers(loaded: dict[ModelSpec, Classifier], saved: dict[ModelSpec, reports.EvalReport]) -> None:
+    """Calibration and known-vs-unknown figures per model, from the saved reports."""
+    full = {loaded[spec].name: r.data for spec, r in saved.items() if r.ok and "calibration" in r.data}
+    if not full:
+        return
+    st.header("Honest answers")
+    st.caption(
+        "A network that says “90% sure” should be right 9 times in 10, and one that has never seen a letter "
+        "should not call it a digit. Both measured on held-out data: MNIST test digits re-drawn like canvas "
+        "strokes against drawings of kinds no model saw (Greek and Tagalog letters, printed Js, stars, hearts, "
+        "houses…), and cat and dog test photos against photos of 18 categories no model saw."
+    )
+    st.dataframe(honesty_table(full), hide_index=True, key="honesty_table", column_config={
+        "ECE before (%)": st.column_config.NumberColumn(help="Expected calibration error on the test set, 15 bins, "
+                                                          "straight from the network"),
+        "ECE after (%)": st.column_config.NumberColumn(help="The same after dividing the logits by the temperature "
+                                                         "fitted on validation data: the confidence the app shows"),
+        "AUROC, reject output": st.column_config.NumberColumn(
+            help="Chance that an unknown input scores higher than a known one (1 = perfect, 0.5 = a coin toss), "
+                 "with the 'not a digit' / 'neither' output the app uses"),
+        "AUROC, 1 - max prob.": st.column_config.NumberColumn(help="The same with the usual baseline score"),
+        "AUROC, energy": st.column_config.NumberColumn(help="The same with the energy score, -logsumexp(logits)"),
+        "Unknown caught (%)": st.column_config.NumberColumn(help="Unknown inputs refused at the model's threshold"),
+        "Known refused (%)": st.column_config.NumberColumn(help="Real digits or pet photos wrongly refused at it"),
+    })
+    rocs = {name: r["unknown"]["roc"] for name, r in full.items() if "roc" in r.get("unknown", {})}
+    digit_rocs = {n: roc for n, roc in rocs.items() if full[n]["class_names"] == DIGIT_CLASSES}
+    pet_rocs = {n: roc for n, roc in rocs.items() if n not in digit_rocs}
+    columns = st.columns(2)
+    for column, (group, title) in zip(columns, ((digit_rocs, "Not a digit?"), (pet_rocs, "Neither a cat nor a dog?"))):
+        if group:
+            column.altair_chart(roc_chart(group, title), key=f"roc_{title}")
+    st.caption("Each curve shows what a threshold buys: moving it catches more unknown inputs (up) at the price "
+               "of refusing more real ones (right). The app's threshold sits where about 0.5% of digits and 1% of "
+               "pet photos are refused.")
+    st.subheader("Calibration")
+    for column, (name, report) in zip(st.columns(len(full)), full.items()):
+        cal = report["calibration"]
+        column.altair_chart(reliability_chart(cal, f"{name}: ECE {cal['ece_before']:.2%} → {cal['ece_after']:.2%}"),
+                            key=f"reliability_{name}")
+    st.caption("Reliability diagrams: answers grouped by how sure the model was (x), against how often they were "
+               "right (y). On the dashed diagonal, confidence is honest; below it, the model is overconfident.")
+
+
 def render() -> None:
     """The page: table, full-test-set evaluation, galleries of mistakes, training curves, first-layer weights."""
     st.title("Compare the models")
@@ -119,7 +196,9 @@ def render() -> None:
         return
     stamps = {spec: str(checkpoint_path(spec).stat().st_mtime) for spec in loaded}
     latencies = {spec.key: _latency(clf, spec.key, stamps[spec]) for spec, clf in loaded.items()}
-    table = tables.model_table({spec.key: clf for spec, clf in loaded.items()}, latencies)
+    saved = _saved_reports(loaded)
+    measured = {spec.key: r.accuracy for spec, r in saved.items() if r.accuracy}
+    table = tables.model_table({spec.key: clf for spec, clf in loaded.items()}, latencies, measured)
     st.dataframe(
         table,
         hide_index=True,
@@ -135,7 +214,9 @@ def render() -> None:
         "fewer than the MLPs but reads digits best, because its filters look at small patches wherever they are."
     )
 
-    _full_test_sets(loaded)
+    _full_test_sets(loaded, saved)
+    _robustness(loaded)
+    _honest_answers(loaded, saved)
 
     digits = {spec.key: clf for spec, clf in loaded.items() if spec in DIGIT_MODELS}
     if not digits:

@@ -10,8 +10,9 @@ import streamlit as st
 from app.logic.charts import class_probability_chart
 from app.logic.digits import confidence_text
 from app.logic.pets import MAX_MAPS_SHOWN, analyse_photo
+from app.logic.registry import PET_MODEL
 from app.logic.tables import accuracy_of
-from app.shared import pet_model, photo_or_error, uploaded_photo
+from app.shared import pet_model, photo_or_error, saved_report, shown, uploaded_photo
 from models.classifiers import Classifier
 from models.samples import pet_examples
 
@@ -60,17 +61,29 @@ def render() -> None:
     with st.spinner("Looking at the photo…"):
         result = analyse_photo(clf, photo)
     top_left, top_right = st.columns([1, 2], gap="large", vertical_alignment="center")
-    top_left.metric(clf.name, result.label, delta=confidence_text(result.confidence), delta_color="off",
-                    delta_arrow="off", border=True)
+    if result.is_known:
+        top_left.metric(clf.name, result.label, delta=confidence_text(result.confidence), delta_color="off",
+                        delta_arrow="off", border=True)
+    else:
+        top_left.metric(clf.name, "Neither?", delta="not a cat or a dog", delta_color="off", delta_arrow="off",
+                        border=True, help=f"Its 'neither' score is {result.unknown_score:.1f}, over its threshold "
+                        f"of {result.unknown_threshold:.1f}. Its best guess would be “{result.label}”.")
+        top_left.warning("Neither a cat nor a dog? This photo doesn't look like either to the network.",
+                         icon=":material/help:")
+        top_left.caption("Besides “cat” and “dog”, the network has a third output, “neither”, trained on "
+                         "photos of other kinds of things (planes, pianos, pizzas…). Its score is how much more "
+                         "the network believes “neither” than cat or dog (log-odds); over the threshold it says "
+                         "so instead of guessing. The threshold is set so that about 1 real cat or dog photo in "
+                         "100 is refused.")
     with top_right:
         st.altair_chart(class_probability_chart(result.class_names, result.probabilities), key="pet_probabilities")
-        accuracy, split = accuracy_of(clf.describe())
+        accuracy, split = saved_report(PET_MODEL, clf).accuracy or accuracy_of(clf.describe())
         acc_text = f" The network is right on {accuracy:.1%} of its {split} photos." if accuracy is not None else ""
         st.caption(f"How sure the network is of each answer; the bars add up to 100%.{acc_text}")
     left, right = st.columns(2, gap="large")
-    left.image(photo, caption="Your photo", width="stretch")
+    left.image(shown(photo), caption="Your photo", width="stretch")
     with right:
-        st.image(result.overlay, caption=f"Grad-CAM: where the network looked to decide “{result.label}”",
+        st.image(shown(result.overlay), caption=f"Grad-CAM: where the network looked to decide “{result.label}”",
                  width="stretch")
         st.caption(
             "Grad-CAM colours the parts of the photo that pushed the network towards its answer: red and yellow "

@@ -128,3 +128,69 @@ def history_chart(history: pd.DataFrame, metric: str, title: str) -> alt.Chart:
         )
         .properties(height=240)
     )
+
+
+def reliability_chart(calibration: Mapping[str, object], title: str) -> alt.LayerChart:
+    """Reliability diagram: per confidence bin, the share of right answers, before and after the temperature,
+    against the diagonal of perfect calibration. calibration: an evaluation report's "calibration" section."""
+    rows = []
+    for stage, key in (("before", "reliability_before"), ("after", "reliability_after")):
+        bins = calibration[key]  # type: ignore[index]
+        for lower, conf, acc, n in zip(bins["lower"], bins["confidence"], bins["accuracy"], bins["count"]):
+            if n:
+                rows.append({"stage": f"{stage} calibration", "confidence": conf, "accuracy": acc, "answers": n,
+                             "bin": f"{lower:.0%}–{lower + 1 / len(bins['lower']):.0%}"})
+    data = pd.DataFrame(rows)
+    diagonal = alt.Chart(pd.DataFrame({"x": [0.0, 1.0], "y": [0.0, 1.0]})).mark_line(
+        strokeDash=[4, 4], color="gray").encode(x="x:Q", y="y:Q")
+    points = (
+        alt.Chart(data, title=title)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("confidence:Q", title="confidence (mean of the bin)", scale=alt.Scale(domain=[0, 1]),
+                    axis=alt.Axis(format="%")),
+            y=alt.Y("accuracy:Q", title="share right", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
+            color=alt.Color("stage:N", legend=alt.Legend(orient="bottom", title=None)),
+            tooltip=["stage", "bin", "answers", alt.Tooltip("confidence:Q", format=".1%"),
+                     alt.Tooltip("accuracy:Q", format=".1%")],
+        )
+    )
+    return (diagonal + points).properties(height=260)
+
+
+def roc_chart(rocs: Mapping[str, Mapping[str, Sequence[float]]], title: str) -> alt.Chart:
+    """ROC curves of "unknown" scores: share of unknown inputs caught against share of known ones wrongly
+    refused, one line per model. rocs: model name -> {"fpr": [...], "tpr": [...]}."""
+    data = pd.DataFrame([{"model": name, "refused": f, "caught": t}
+                         for name, roc in rocs.items() for f, t in zip(roc["fpr"], roc["tpr"])])
+    return (
+        alt.Chart(data, title=title)
+        .mark_line()
+        .encode(
+            x=alt.X("refused:Q", title="known inputs wrongly refused", scale=alt.Scale(type="symlog", constant=0.01),
+                    axis=alt.Axis(format="%")),
+            y=alt.Y("caught:Q", title="unknown inputs caught", scale=alt.Scale(domain=[0, 1]),
+                    axis=alt.Axis(format="%")),
+            color=alt.Color("model:N", sort=list(rocs), legend=alt.Legend(orient="bottom", title=None)),
+            tooltip=["model", alt.Tooltip("refused:Q", format=".2%"), alt.Tooltip("caught:Q", format=".1%")],
+        )
+        .properties(height=260)
+    )
+
+
+def robustness_chart(curves: Mapping[str, Mapping[str, Sequence[float]]], x_title: str, title: str) -> alt.Chart:
+    """Accuracy against how much the digits are bent or attacked, one line per model.
+    curves: model name -> one curve of a robustness report, {"values": [...], "accuracy": [...]}."""
+    data = pd.DataFrame([{"model": name, "amount": float(v), "accuracy": float(a)}
+                         for name, c in curves.items() for v, a in zip(c["values"], c["accuracy"])])
+    return (
+        alt.Chart(data, title=title)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("amount:Q", title=x_title),
+            y=alt.Y("accuracy:Q", title="accuracy", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
+            color=alt.Color("model:N", sort=list(curves), legend=alt.Legend(orient="bottom", title=None)),
+            tooltip=["model", alt.Tooltip("amount:Q", title=x_title), alt.Tooltip("accuracy:Q", format=".1%")],
+        )
+        .properties(height=240)
+    )

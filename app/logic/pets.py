@@ -24,10 +24,17 @@ class PhotoResult:
     overlay: np.ndarray  # uint8 (H, W, 3)
     grids: list[LayerGrid]
     milliseconds: float
+    unknown_score: float | None = None  # the model's "neither" score and threshold (None if it has none)
+    unknown_threshold: float | None = None
 
     @property
     def label(self) -> str:
         return self.class_names[int(self.probabilities.argmax())]
+
+    @property
+    def is_known(self) -> bool:
+        """False when the "neither a cat nor a dog" score is over the model's threshold."""
+        return self.unknown_score is None or self.unknown_score <= self.unknown_threshold
 
     @property
     def confidence(self) -> float:
@@ -54,10 +61,11 @@ def analyse_photo(clf: Classifier, photo: np.ndarray) -> PhotoResult:
     start = time.perf_counter()
     acts = clf.activations([photo])  # block<k>: (1, C, h, w), logits: (1, n_classes)
     probs = clf.proba_of(acts["logits"])[0]
+    unknown = (float(clf.unknown_score_of(acts["logits"])[0]), clf.unknown_threshold) if clf.has_reject_output else ()
     cam = clf.gradcam(photo)  # for the predicted class
     trimmed = {name: a[:, :MAX_MAPS_SHOWN] for name, a in acts.items()}
     # Label each grid with the layer's full shape, e.g. (256, 4, 4), even when only 64 maps are drawn.
     grids = [replace(g, shape=acts[g.name].shape[1:]) for g in activation_grids(trimmed)]
     return PhotoResult(
-        clf.class_names, probs, cam, gradcam_overlay(photo, cam), grids, (time.perf_counter() - start) * 1000
+        clf.class_names, probs, cam, gradcam_overlay(photo, cam), grids, (time.perf_counter() - start) * 1000, *unknown
     )

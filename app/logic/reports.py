@@ -1,8 +1,10 @@
-"""Reading what the CLIs saved beside a checkpoint: its training history and its full-test-set evaluation.
+"""Reading what the CLIs saved beside a checkpoint: its training history, its full-test-set evaluation and its
+robustness curves.
 
 The full test sets are too big to score while a visitor waits, so their results come from the reports
-``python -m training.evaluate <ckpt> --save`` writes (``<stem>.eval.json``); a report is used only when its
-sha256 matches the checkpoint it sits beside. Nothing here raises for a bad file.
+``python -m training.evaluate <ckpt> --save`` writes (``<stem>.eval.json``) and ``python -m training.robustness
+<ckpt> --save`` writes (``<stem>.robustness.json``); a report is used only when its sha256 matches the checkpoint
+it sits beside. Nothing here raises for a bad file.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from app.logic.registry import ROOT
-from models.artifacts import eval_path, history_path
+from models.artifacts import eval_path, history_path, robustness_path
 
 
 def load_history(checkpoint: Path) -> pd.DataFrame | None:
@@ -46,26 +48,39 @@ def load_history(checkpoint: Path) -> pd.DataFrame | None:
     return pd.DataFrame(rows)
 
 
+def shown_path(checkpoint: Path) -> Path:
+    """The checkpoint as the user would type it: relative to the repository when inside it."""
+    try:
+        return checkpoint.resolve().relative_to(ROOT)
+    except ValueError:  # a checkpoint folder outside the repository ($PLAYGROUND_CHECKPOINT_DIR)
+        return checkpoint
+
+
 @dataclass(frozen=True)
 class EvalReport:
-    """A checkpoint's saved evaluation on its full test set, or why there is no usable one (``data`` None)."""
+    """A checkpoint's saved report (its evaluation on the full test set, or, made by ``cli``
+    "training.robustness", its robustness curves), or why there is no usable one (``data`` None)."""
 
     checkpoint: Path
     data: dict[str, Any] | None
     problem: str | None = None
+    cli: str = "training.evaluate"  # the module that makes the report
 
     @property
     def ok(self) -> bool:
         return self.data is not None
 
     @property
+    def accuracy(self) -> tuple[float, str] | None:
+        """(accuracy, "test" or "validation") when the report is usable."""
+        if self.data is None:
+            return None
+        return float(self.data["accuracy"]), "validation" if "val" in str(self.data.get("dataset", "")) else "test"
+
+    @property
     def command(self) -> str:
         """The command that (re)makes the report, with the checkpoint as the user would type it."""
-        try:
-            shown = self.checkpoint.resolve().relative_to(ROOT)
-        except ValueError:  # a checkpoint folder outside the repository ($PLAYGROUND_CHECKPOINT_DIR)
-            shown = self.checkpoint
-        return f"python -m training.evaluate {shown} --save"
+        return f"python -m {self.cli} {shown_path(self.checkpoint)} --save"
 
     def message(self) -> str:
         """What is wrong and how to fix it, for an ``st.info``."""
@@ -102,6 +117,34 @@ def load_eval_report(checkpoint: Path, sha256: str, class_names: Sequence[str]) 
     clean = {**data, "accuracy": accuracy, "per_class_accuracy": per_class, "confusion_matrix": matrix.tolist(),
              "n": n}
     return EvalReport(checkpoint, clean)
+
+
+def load_robustness_report(checkpoint: Path, sha256: str) -> EvalReport:
+    """The saved ``<stem>.robustness.json`` of ``checkpoint`` (curves: name -> {"x", "values", "accuracy", "n"})
+    if it exists, parses and was made from exactly this checkpoint; otherwise a report whose ``problem`` says why."""
+    checkpoint, cli = Path(checkpoint), "training.robustness"
+    path = robustness_path(checkpoint)
+    if not path.exists():
+        return EvalReport(checkpoint, None, f"No robustness report for {checkpoint.name} yet.", cli)
+    try:
+        data = json.loads(path.read_text())
+        curves = {str(name): {"x": str(c.get("x", "")), "values": [float(v) for v in c["values"]],
+                              "accuracy": [float(a) for a in c["accuracy"]], "n": int(c["n"])}
+                  for name, c in data["curves"].items()}
+        saved_sha = str(data["sha256"])
+        if any(len(c["values"]) != len(c["accuracy"]) for c in curves.values()):
+            raise ValueError("a curve has as many accuracies as values")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return EvalReport(checkpoint, None, f"The robustness report {path.name} could not be read.", cli)
+    if saved_sha != sha256:
+        return EvalReport(checkpoint, None, f"The robustness report {path.name} was made from an older version of "
+                          f"{checkpoint.name}.", cli)
+    return EvalReport(checkpoint, {**data, "curves": curves}, None, cli)
+
+
+def robustness_command(checkpoints: Sequence[Path]) -> str:
+    """One command that (re)makes the robustness reports of all ``checkpoints``."""
+    return f"python -m training.robustness {' '.join(str(shown_path(c)) for c in checkpoints)} --save"
 
 
 def common_mistakes(

@@ -20,15 +20,21 @@ def accuracy_of(description: Mapping[str, Any]) -> tuple[float | None, str]:
     return None, ""
 
 
-def model_table(classifiers: Mapping[str, Classifier], latencies_ms: Mapping[str, float]) -> pd.DataFrame:
+def model_table(
+    classifiers: Mapping[str, Classifier],
+    latencies_ms: Mapping[str, float],
+    measured: Mapping[str, tuple[float, str]] | None = None,
+) -> pd.DataFrame:
     """One row per model: name, parameters, checkpoint size, accuracy, training time, latency, task, architecture.
 
-    The long architecture text comes last so the numbers stay visible on narrow screens.
+    ``measured``: key -> (accuracy, set) from the saved evaluation reports, preferred over the figures the
+    checkpoint recorded in training. The long architecture text comes last so the numbers stay visible on
+    narrow screens.
     """
     rows = []
     for key, clf in classifiers.items():
         d = clf.describe()
-        accuracy, split = accuracy_of(d)
+        accuracy, split = (measured or {}).get(key) or accuracy_of(d)
         rows.append(
             {
                 "Model": clf.name,
@@ -43,3 +49,34 @@ def model_table(classifiers: Mapping[str, Classifier], latencies_ms: Mapping[str
             }
         )
     return pd.DataFrame(rows)
+
+
+def honesty_table(reports: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
+    """One row per model from its saved evaluation report: calibration error before and after the temperature,
+    and how well it tells known from unknown inputs (AUROC of each score; at its threshold, the share of
+    unknown inputs caught and of known ones wrongly refused). Missing figures are None."""
+    rows = []
+    for name, report in reports.items():
+        cal, unknown = report.get("calibration", {}), report.get("unknown", {})
+        auroc = unknown.get("auroc", {})
+        rows.append(
+            {
+                "Model": name,
+                "ECE before (%)": _percent(cal.get("ece_before")),
+                "ECE after (%)": _percent(cal.get("ece_after")),
+                "AUROC, reject output": _round(auroc.get("reject")),
+                "AUROC, 1 - max prob.": _round(auroc.get("msp")),
+                "AUROC, energy": _round(auroc.get("energy")),
+                "Unknown caught (%)": _percent(unknown.get("unknown_caught")),
+                "Known refused (%)": _percent(unknown.get("known_refused")),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _percent(value: float | None) -> float | None:
+    return None if value is None else round(100 * float(value), 2)
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(float(value), 4)
