@@ -1,10 +1,18 @@
-"""Page 1, "Draw a digit": draw (or pick, or upload) a digit and watch three networks read it side by side."""
+"""Page 1, "Draw a digit": draw (or pick, or upload) a digit and watch the networks read it side by side; bend it,
+attack it and see which pixels each answer rests on (the lab, logic in app/logic/lab.py).
+
+Everything that depends on the digit is one fragment (``_lab``): a stroke or a slider reruns only it. Inside it
+the answers are drawn first; the heavy parts below (saliency and activations, the attack) are fragments of their
+own, so their controls rerun only themselves.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
+from app import train_page
 from app.logic.activations import activation_grids
 from app.logic.charts import probability_chart
 from app.logic.digits import (
@@ -17,12 +25,19 @@ from app.logic.digits import (
     scaled_step_image,
 )
 from app.logic.images import grey_to_rgb
-from app.shared import digit_models, uploaded_photo
+from app.logic.lab import attack_digit, consensus, saliency_maps, signed_image
+from app.shared import digit_models, drawing_or_error, uploaded_photo
+from models.attacks import ATTACKS
 from models.classifiers import Classifier
+from models.perturb import Bend
 from models.samples import load_digit_sample
 
 CANVAS_SIDE = 280  # 10 x MNIST's 28 px: the drawing is shrunk to 20 px inside 28 x 28, as MNIST was made
 SOURCES = ("Draw", "Pick a real MNIST digit", "Upload a picture")
+# The "Bend the digit" sliders: key -> value that changes nothing (the erase patch has size 0).
+BEND_DEFAULTS = {"bend_dx": 0, "bend_dy": 0, "bend_angle": 0, "bend_scale": 1.0, "bend_thickness": 0,
+                 "bend_noise": 0.0, "bend_erase": 0, "bend_erase_row": 10, "bend_erase_col": 10}
+SALIENCY_METHODS = {"gradient_x_input": "gradient × input", "integrated_gradients": "integrated gradients"}
 
 
 @st.cache_data(show_spinner=False)
@@ -36,7 +51,7 @@ def _clear_canvas() -> None:
     st.session_state["canvas_generation"] += 1
 
 
-def _draw_input(models: dict[str, Classifier]) -> DigitResult | None:
+def _draw_input(models: dict[str, Classifier], settings: Bend) -> DigitResult | None:
     import streamlit_drawable_canvas  # via the module attribute, so tests can substitute st_canvas
 
     if "canvas_generation" not in st.session_state:
@@ -56,10 +71,10 @@ def _draw_input(models: dict[str, Classifier]) -> DigitResult | None:
     )
     st.button("Clear the canvas", on_click=_clear_canvas, key="clear_canvas", icon=":material/ink_eraser:")
     st.caption("Draw one digit, big, in the middle. The arrows under the canvas undo and redo strokes.")
-    return predict_drawing(models, canvas.image_data)
+    return predict_drawing(models, drawing_or_error(canvas, CANVAS_SIDE), settings)
 
 
-def _sample_input(models: dict[str, Classifier]) -> DigitResult:
+def _sample_input(models: dict[str, Classifier], settings: Bend) -> DigitResult:
     images, labels = _sample()
     if "sample_index" not in st.session_state:
         st.session_state["sample_index"] = 0
@@ -70,10 +85,10 @@ def _sample_input(models: dict[str, Classifier]) -> DigitResult:
     index = st.number_input("Sample number (0-499)", 0, len(images) - 1, key="sample_index", step=1)
     st.button("Random digit", on_click=pick_random, key="random_sample", icon=":material/casino:")
     st.caption(f"A real handwritten digit from the MNIST test set, which no model saw in training: a {labels[index]}.")
-    return predict_digit(models, images[int(index)])
+    return predict_digit(models, images[int(index)], settings)
 
 
-def _upload_input(models: dict[str, Classifier]) -> DigitResult | None:
+def _upload_input(models: dict[str, Classifier], settings: Bend) -> DigitResult | None:
     rgb = uploaded_photo(
         "A photo or scan of one handwritten digit",
         key="digit_upload",
@@ -82,7 +97,7 @@ def _upload_input(models: dict[str, Classifier]) -> DigitResult | None:
     )
     if rgb is None:
         return None
-    result = predict_photo_digit(models, rgb)
+    result = predict_photo_digit(models, rgb, settings)
     if result is None:
         st.warning("No ink found in this picture: it looks blank. Try a darker pen or a closer photo.")
     return result
@@ -90,41 +105,101 @@ def _upload_input(models: dict[str, Classifier]) -> DigitResult | None:
 
 def _show_predictions(result: DigitResult) -> None:
     for column, p in zip(st.columns(len(result.predictions)), result.predictions):
-        column.metric(p.name, str(p.digit), delta=confidence_text(p.confidence), delta_color="off", delta_arrow="off",
-                      border=True)
-    if result.agree:
+        if p.is_digit:
+            column.metric(p.name, str(p.digit), delta=confidence_text(p.confidence), delta_color="off",
+                          delta_arrow="off", border=True)
+        else:
+            column.metric(p.name, "?", delta="not a digit", delta_color="off", delta_arrow="off", border=True,
+                          help=f"Its 'not a digit' score is {p.unknown_score:.1f}, over its threshold of "
+                          f"{p.unknown_threshold:.1f}. Its best guess would be {p.digit}.")
+    if result.refused_by:
+        st.warning(result.verdict(), icon=":material/help:")
+        st.caption(
+            "Besides the ten digits, each network has an eleventh output, “not a digit”, trained on letters, "
+            "characters of other alphabets and doodles. Its score is how much more the network believes “not a "
+            "digit” than any digit (log-odds). Over the network's threshold, it says so instead of guessing; the "
+            "threshold is set so that only about 1 real digit in 200 is refused."
+        )
+    elif result.agree:
         st.success(result.verdict(), icon=":material/check_circle:")
     else:
         st.warning(result.verdict(), icon=":material/help:")
     st.altair_chart(probability_chart({p.name: p.probabilities for p in result.predictions}), key="probabilities")
     st.caption(
         "Each model's probability for every digit, side by side. A tall bar means the model is sure; bars spread "
-        "over several digits mean it hesitates."
+        "over several digits mean it hesitates. The probabilities are calibrated: of all the answers given with "
+        "80% confidence, about 80% are right."
     )
     st.caption(f"Server time for preprocessing and all {len(result.predictions)} models: "
                f"{result.milliseconds:.1f} ms", help="Measured on this server for this input.")
 
 
-def _show_what_model_sees(result: DigitResult) -> None:
+def _reset_bend() -> None:
+    for key, value in BEND_DEFAULTS.items():
+        st.session_state[key] = value
+
+
+def _bend_controls() -> tuple[Bend, DeltaGenerator]:
+    """The "Bend the digit" sliders -> their Bend (the defaults change nothing), and the expander, where the
+    page shows the bent digit once it exists."""
+    for key, value in BEND_DEFAULTS.items():  # the widgets take their start (and reset) values from here
+        st.session_state.setdefault(key, value)
+    box = st.expander("Bend the digit", icon=":material/transform:")
+    a, b = box.columns(2)
+    dx = a.slider("Shift right (px)", -8, 8, key="bend_dx", help="Negative: to the left.")
+    dy = b.slider("Shift down (px)", -8, 8, key="bend_dy", help="Negative: up.")
+    angle = a.slider("Rotate (°)", -180, 180, step=5, key="bend_angle",
+                     help="Counter-clockwise, about the digit's centre of mass.")
+    factor = b.slider("Scale", 0.5, 1.5, step=0.05, key="bend_scale", help="About the digit's centre of mass.")
+    thickness = a.slider("Thicker strokes (px)", -2, 3, key="bend_thickness",
+                         help="Pixels added to every side of the strokes; negative thins them.")
+    sigma = b.slider("Noise", 0.0, 0.5, step=0.05, key="bend_noise",
+                     help="Standard deviation of random noise added to every pixel (0 to 1 is black to white).")
+    size = a.slider("Erase a patch (px)", 0, 14, key="bend_erase", help="Side of a black square painted over "
+                    "the digit; 0 erases nothing.")
+    row = b.slider("Patch top", 0, 27, key="bend_erase_row", disabled=size == 0)
+    col = b.slider("Patch left", 0, 27, key="bend_erase_col", disabled=size == 0)
+    a.button("Reset", on_click=_reset_bend, key="bend_reset", icon=":material/restart_alt:")
+    return Bend((dy, dx), float(angle), float(factor), thickness, float(sigma), (row, col, size) if size else None), box
+
+
+def _show_what_model_sees(result: DigitResult, bent: bool) -> None:
     st.subheader("What the models see")
     steps = result.steps
     if steps is None:  # a sample or an upload: only the final input
-        st.image(grey_to_rgb(result.digit), caption="28 × 28 input", width=140)
+        st.image(grey_to_rgb(result.digit), caption="28 × 28 input" + (", bent" if bent else ""), width=140)
         st.caption("Every model gets the same 28 × 28 grey picture, white ink on black, like MNIST's digits.")
         return
-    cols = st.columns(3)
+    cols = st.columns(4 if bent else 3)
     cols[0].image(crop_box_image(steps), caption="1 · your drawing, ink box in orange", width=140)
     cols[1].image(scaled_step_image(steps), caption=f"2 · cut to the ink, longer side 20 px "
                   f"({steps.scaled.shape[1]} × {steps.scaled.shape[0]})", width=140)
     cols[2].image(grey_to_rgb(steps.digit), caption="3 · centred by its centre of mass in 28 × 28", width=140)
+    if bent:
+        cols[3].image(grey_to_rgb(result.digit), caption="4 · bent, as set under “Bend the digit”", width=140)
     st.caption(
         "The drawing is shrunk exactly the way MNIST's digits were made: cut to the ink, scaled so the longer side "
         "is 20 pixels, then placed so its centre of mass sits in the middle of a 28 × 28 square."
     )
 
 
-def _show_activations(result: DigitResult) -> None:
+def _show_saliency(models: dict[str, Classifier], result: DigitResult) -> None:
+    st.markdown("**Where each answer comes from**")
+    method = st.radio("Saliency method", list(SALIENCY_METHODS), format_func=SALIENCY_METHODS.get, horizontal=True,
+                      key="saliency_method", label_visibility="collapsed")
+    maps = saliency_maps(models, result, method)  # name -> float (28, 28)
+    for column, (name, values), p in zip(st.columns(len(maps)), maps.items(), result.predictions):
+        column.image(signed_image(values), caption=f"{name}: why {p.digit}")
+    st.caption("Red pixels push the model towards its answer, blue pixels push it away (each map on its own scale; "
+               "white: no effect). Gradient × input: each pixel's share to first order; integrated gradients "
+               "add up the shares along the way from a black picture to this one.")
+
+
+@st.fragment
+def _show_inside(models: dict[str, Classifier], result: DigitResult) -> None:
+    """Saliency maps and activations: a fragment, so changing the saliency method reruns only this."""
     st.subheader("Inside the networks")
+    _show_saliency(models, result)
     st.caption(
         "Each small square is one unit (MLPs) or each tile one feature map (CNN), coloured by how strongly it "
         "fires: dark = silent, yellow = the strongest value in that layer. Every layer has its own scale."
@@ -142,22 +217,50 @@ def _show_activations(result: DigitResult) -> None:
                            "Later blocks are smaller and more abstract.")
 
 
-def render() -> None:
-    """The page: input on the left, the models' answers on the right, then preprocessing and activations."""
-    st.title("Draw a digit")
-    st.caption("Three neural networks trained on 55,000 handwritten MNIST digits read your drawing at the same time.")
-    models = digit_models()
-    if not models:
-        st.stop()
+@st.fragment
+def _attack(models: dict[str, Classifier], digit: np.ndarray, label: int) -> None:
+    """The "Attack it" expander; nothing is computed until its toggle is on, and its controls rerun only this."""
+    with st.expander("Attack it", icon=":material/bolt:"):
+        st.caption(f"An adversarial attack changes every pixel by at most ε, each in the direction that most lowers "
+                   f"one model's belief in {label} (what most models answer now), using that model's gradients.")
+        if not st.toggle("Build the attack", key="attack_on", help="Computed only while this is on."):
+            return
+        a, b, c = st.columns(3)
+        source = a.selectbox("Model to attack", list(models), format_func=lambda k: models[k].name,
+                             key="attack_model")
+        method = b.radio("Attack", ATTACKS, format_func=str.upper, horizontal=True, key="attack_method",
+                         help="FGSM: one step of size ε. PGD: 10 smaller steps, each kept within ε of the digit.")
+        eps = c.slider("ε, the largest change per pixel", 0.0, 0.3, 0.1, step=0.01, key="attack_eps",
+                       help="On the 0 to 1 pixel scale: 0.1 is a tenth of the way from black to white.")
+        attack = attack_digit(models, digit, source, method, eps, label)
+        cols = st.columns(3)
+        cols[0].image(grey_to_rgb(digit), caption="the digit", width=140)
+        cols[1].image(signed_image(attack.perturbation, eps or None), width=140,
+                      caption=f"+ the change: red brighter, blue darker, ±{eps:.2f} at most")
+        cols[2].image(grey_to_rgb(np.rint(attack.adversarial * 255).astype(np.uint8)), width=140,
+                      caption=f"= the digit attacked on the {attack.source}")
+        st.dataframe(attack.answers_frame(), hide_index=True, key="attack_answers")
+        st.markdown("**Does the attack carry over?**")
+        st.dataframe(attack.transfer_frame(), key="attack_transfer")
+        st.caption(f"Each row: the same kind of attack built on one model, shown to every model. On the diagonal the "
+                   f"attacker knew the model it fools (white box); elsewhere the attack was borrowed (transfer). "
+                   f"“Fooled”: the model no longer answers {label}.")
+
+
+@st.fragment
+def _lab(models: dict[str, Classifier]) -> None:
+    """Everything that depends on the digit: a stroke, a slider or another sample reruns only this."""
     left, right = st.columns([2, 3], gap="large")
     with left:
         source = st.radio("Input", SOURCES, horizontal=True, key="digit_source", label_visibility="collapsed")
-        if source == SOURCES[0]:
-            result = _draw_input(models)
-        elif source == SOURCES[1]:
-            result = _sample_input(models)
-        else:
-            result = _upload_input(models)
+        inputs = st.container()  # above the bend sliders, filled once they are read
+        settings, bend_box = _bend_controls()
+        with inputs:
+            result = {SOURCES[0]: _draw_input, SOURCES[1]: _sample_input, SOURCES[2]: _upload_input}[source](
+                models, settings)
+        bent = settings != Bend()
+        if result is not None and bent:
+            bend_box.image(grey_to_rgb(result.digit), caption="The bent digit: what every model reads", width=140)
     with right:
         if result is None:
             if source == SOURCES[0]:
@@ -170,5 +273,20 @@ def render() -> None:
                 st.caption("Each model's probability for every digit will appear here, side by side.")
             return
         _show_predictions(result)
-    _show_what_model_sees(result)
-    _show_activations(result)
+    _show_what_model_sees(result, bent)
+    _show_inside(models, result)
+    _attack(models, result.digit, consensus(result))
+
+
+def render() -> None:
+    """The page: input on the left, the models' answers on the right, then preprocessing, saliency, activations
+    and the attack. The visitor's own MLP from the training page ("Your MLP") joins the models."""
+    st.title("Draw a digit")
+    st.caption("Neural networks trained on 55,000 handwritten MNIST digits read your drawing at the same time.")
+    models = digit_models()
+    mine = train_page.your_mlp()
+    if mine is not None:
+        models["your_mlp"] = mine
+    if not models:
+        st.stop()
+    _lab(models)

@@ -12,7 +12,7 @@ if str(ROOT) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from app import compare_page, draw_page, pets_page  # noqa: E402
+from app import compare_page, draw_page, pets_page, train_page  # noqa: E402
 from models.runtime import configure_torch_threads  # noqa: E402
 
 
@@ -24,6 +24,7 @@ def main() -> None:
         st.Page(draw_page.render, title="Draw a digit", icon=":material/draw:", default=True),
         st.Page(pets_page.render, title="Cat or dog?", icon=":material/pets:", url_path="pets"),
         st.Page(compare_page.render, title="Compare the models", icon=":material/leaderboard:", url_path="compare"),
+        st.Page(train_page.render, title="Train your own", icon=":material/model_training:", url_path="train"),
     ]
     st.navigation(pages).run()
 
