@@ -2,17 +2,21 @@
 attack it and see which pixels each answer rests on (the lab, logic in app/logic/lab.py).
 
 Everything that depends on the digit is one fragment (``_lab``): a stroke or a slider reruns only it. Inside it
-the answers are drawn first; the heavy parts below (saliency and activations, the attack) are fragments of their
-own, so their controls rerun only themselves.
+the answers are drawn first; "Was this right?" under them (a drawing and its label kept in the feedback store, only
+if the visitor ticks the box) and the heavy parts below (saliency and activations, the attack) are fragments of
+their own, so their controls rerun only themselves.
 """
 
 from __future__ import annotations
+
+import secrets
 
 import numpy as np
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from app import train_page
+from app.feedback_page import feedback_store, saving_problem
 from app.logic.activations import activation_grids
 from app.logic.charts import probability_chart
 from app.logic.digits import (
@@ -24,9 +28,19 @@ from app.logic.digits import (
     predict_photo_digit,
     scaled_step_image,
 )
+from app.logic.feedback_view import (
+    KEPT,
+    LABELS,
+    answers_for,
+    fingerprint,
+    label_name,
+    models_answer,
+    strokes_from_canvas,
+)
 from app.logic.images import grey_to_rgb
 from app.logic.lab import attack_digit, consensus, saliency_maps, signed_image
 from app.shared import digit_models, drawing_or_error, uploaded_photo
+from feedback import FeedbackError, RateLimitedError, StoreUnavailableError
 from models.attacks import ATTACKS
 from models.classifiers import Classifier
 from models.perturb import Bend
@@ -71,6 +85,8 @@ def _draw_input(models: dict[str, Classifier], settings: Bend) -> DigitResult | 
     )
     st.button("Clear the canvas", on_click=_clear_canvas, key="clear_canvas", icon=":material/ink_eraser:")
     st.caption("Draw one digit, big, in the middle. The arrows under the canvas undo and redo strokes.")
+    # Kept for "Was this right?", which saves the strokes with the digit when the visitor asks for it.
+    st.session_state["drawing_strokes"] = strokes_from_canvas(canvas.json_data, CANVAS_SIDE, CANVAS_SIDE, width)
     return predict_drawing(models, drawing_or_error(canvas, CANVAS_SIDE), settings)
 
 
@@ -247,6 +263,59 @@ def _attack(models: dict[str, Classifier], digit: np.ndarray, label: int) -> Non
                    f"“Fooled”: the model no longer answers {label}.")
 
 
+def _save_feedback(models: dict[str, Classifier], result: DigitResult, label: int | None) -> None:
+    """Button callback: keep the drawing with ``label`` (None: the one picked under "No, it's"). It runs before
+    the fragment is drawn again, which then shows the outcome (``feedback_outcome``) in place of the buttons."""
+    label = st.session_state.get("feedback_label") if label is None else label
+    if not st.session_state.get("feedback_keep") or label is None:  # saving is opt-in, whatever the browser sent
+        return
+    # The store keeps only a salted hash of this id: enough to limit how fast one visitor saves, naming nobody.
+    client = st.session_state.setdefault("feedback_client", secrets.token_urlsafe(16))
+    try:
+        drawing_id = feedback_store().add(result.digit, st.session_state["drawing_strokes"], label,
+                                          answers_for(models, result), client)
+    except RateLimitedError as e:
+        outcome = ("warning", f"Not saved: {e}.")
+    except StoreUnavailableError as e:
+        outcome = ("warning", f"Saving drawings is off: {e}. The predictions work as usual.")
+    except FeedbackError as e:  # what the browser sent did not pass the store's checks
+        outcome = ("error", f"Not saved: {e}.")
+    else:
+        outcome = ("success", f"Saved as drawing #{drawing_id}, labelled {label_name(label)}. Thank you!")
+    st.session_state["feedback_outcome"] = (fingerprint(result.digit), *outcome)
+
+
+@st.fragment
+def _feedback(models: dict[str, Classifier], result: DigitResult, bent: bool) -> None:
+    """"Was this right?" under the answers of a drawing: a fragment, so answering reruns only this."""
+    st.markdown("**Was this right?**")
+    if bent:
+        st.caption("Reset “Bend the digit” to say what you drew: only drawings as drawn are kept.")
+        return
+    keep = st.checkbox("Keep this drawing with my answer, to check and improve the models", key="feedback_keep",
+                       help=KEPT)
+    # The database is touched only once the visitor opts in: nobody else waits for it, or learns it is down.
+    problem = saving_problem() if keep else None
+    if problem:
+        st.warning(f"Saving drawings is off: {problem}. The predictions work as usual.", icon=":material/cloud_off:")
+        return
+    drawn, *outcome = st.session_state.get("feedback_outcome", (None,))
+    if drawn == fingerprint(result.digit):
+        kind, message = outcome
+        getattr(st, kind)(message)
+        if kind == "success":  # one drawing is kept once; a new stroke makes a new drawing
+            return
+    guess = models_answer(result)
+    yes, other, save = st.columns([2, 2, 1], vertical_alignment="bottom")
+    yes.button(f"Yes, it's {label_name(guess)}", key="feedback_yes", disabled=not keep, on_click=_save_feedback,
+               args=(models, result, guess), icon=":material/thumb_up:")
+    picked = other.selectbox("No, it's", LABELS, index=None, format_func=label_name, placeholder="No, it's…",
+                             key="feedback_label", disabled=not keep, label_visibility="collapsed")
+    save.button("Save", key="feedback_save", disabled=not keep or picked is None, on_click=_save_feedback,
+                args=(models, result, None))
+    st.caption(KEPT if keep else "Nothing is kept unless you tick the box.")
+
+
 @st.fragment
 def _lab(models: dict[str, Classifier]) -> None:
     """Everything that depends on the digit: a stroke, a slider or another sample reruns only this."""
@@ -273,6 +342,8 @@ def _lab(models: dict[str, Classifier]) -> None:
                 st.caption("Each model's probability for every digit will appear here, side by side.")
             return
         _show_predictions(result)
+        if source == SOURCES[0]:
+            _feedback(models, result, bent)
     _show_what_model_sees(result, bent)
     _show_inside(models, result)
     _attack(models, result.digit, consensus(result))

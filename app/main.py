@@ -1,4 +1,4 @@
-"""Entry point: ``streamlit run app/main.py``. Three pages over one set of models loaded once per server."""
+"""Entry point: ``streamlit run app/main.py``. Five pages over one set of models loaded once per server."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ if str(ROOT) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from app import compare_page, draw_page, pets_page, train_page  # noqa: E402
+from app import compare_page, draw_page, feedback_page, pets_page, train_page  # noqa: E402
 from models.runtime import configure_torch_threads  # noqa: E402
 
 
@@ -25,6 +25,7 @@ def main() -> None:
         st.Page(pets_page.render, title="Cat or dog?", icon=":material/pets:", url_path="pets"),
         st.Page(compare_page.render, title="Compare the models", icon=":material/leaderboard:", url_path="compare"),
         st.Page(train_page.render, title="Train your own", icon=":material/model_training:", url_path="train"),
+        st.Page(feedback_page.render, title="Visitors' drawings", icon=":material/photo_library:", url_path="gallery"),
     ]
     st.navigation(pages).run()
 

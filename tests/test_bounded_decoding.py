@@ -12,7 +12,6 @@ replacement of dead workers, concurrency, overhead), and pages shown with odd bu
 
 from __future__ import annotations
 
-import io
 import os
 import struct
 import sys
@@ -34,19 +33,11 @@ from models.preprocessing.sandbox import Budget, DecoderPool
 from models.preprocessing.upload import _jpeg_draft_size
 from tests.app_helpers import stroke_canvas
 from tests.conftest import require
+from tests.test_hostile_inputs import encode
+from tests.test_hostile_inputs import png_chunk as chunk
 
 
 # --- helpers ------------------------------------------------------------------------------------------
-def encode(im: Image.Image, fmt: str, **kwargs) -> bytes:
-    buf = io.BytesIO()
-    im.save(buf, fmt, **kwargs)
-    return buf.getvalue()
-
-
-def chunk(kind: bytes, payload: bytes) -> bytes:
-    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
-
-
 def png_file(width: int, height: int, colour_type: int = 2, channels: int = 3, extra: bytes = b"",
              idat: bytes | None = None, plte: bytes = b"", depth: int = 8, row_filter: int = 0,
              interlace: int = 0) -> bytes:
@@ -493,6 +484,8 @@ def test_truncated_canvas_png_refused():
 
 class Canvas:
     """Stands in for streamlit_drawable_canvas: returns whatever bytes the 'browser' sent."""
+
+    json_data = None  # the strokes the browser sent; the page only keeps them for feedback
 
     def __init__(self, png: object) -> None:
         self.png = png
