@@ -18,10 +18,15 @@ RUN pip install --no-cache-dir --index-url https://download.pytorch.org/whl/cpu 
         torch==2.14.1 torchvision==0.29.1 \
     && pip install --no-cache-dir -r requirements.txt
 
-# Code and checkpoints stay owned by root: the server's user can read them but not change them.
+# Code and checkpoints stay owned by root: the server's user can read them but not change them. Visitors'
+# drawings (an SQLite file, when PLAYGROUND_DB_URL names no other database) go to /data, the one folder it
+# owns: mount a volume there to keep them (docker run -v playground-data:/data ...).
 COPY . .
 RUN groupadd --gid 10001 playground \
-    && useradd --create-home --uid 10001 --gid 10001 --shell /usr/sbin/nologin playground
+    && useradd --create-home --uid 10001 --gid 10001 --shell /usr/sbin/nologin playground \
+    && mkdir /data && chown 10001:10001 /data
+ENV PLAYGROUND_FEEDBACK_DIR=/data
+VOLUME ["/data"]
 USER 10001:10001
 
 EXPOSE 8501
