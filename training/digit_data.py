@@ -5,18 +5,24 @@ MNIST alone teaches a network to call anything a digit; mixing in re-drawn digit
 makes of a digit, and outlier exposure (Hendrycks et al., 2019) on letters, other alphabets and doodles
 teaches it to say "not a digit". Validation holds the same three kinds, for choosing the temperature and the
 "not a digit" threshold; the test set stays MNIST's 10,000 digits, untouched.
+
+``--extra-data`` adds the drawings visitors labelled in the app (feedback/), from the database or from its
+exports: one in five, chosen by a hash of its pixels, is held out of training for ``training.evaluate``.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
-from models.datasets import DataNotFoundError, resolve_data_dir
+from models.datasets import DataNotFoundError, load_mnist, resolve_data_dir
 from training.cache import cached, parallel_map
 from training.calibrate import calibrate
 from training.cli import fail
@@ -26,6 +32,7 @@ from training.strokes import redraw
 
 NOT_A_DIGIT = 10  # the reject output's label: it comes after the ten digit classes
 CACHE_VERSION = 1  # bump when the drawing code changes, so cached drawings are remade
+HOLD_OUT_ONE_IN = 5  # one visitor drawing in five is kept out of training, for evaluating on drawings
 
 
 @dataclass(frozen=True)
@@ -39,6 +46,26 @@ class DigitData:
     test: tuple[np.ndarray, np.ndarray]
     val_drawn: np.ndarray
     val_unknown: np.ndarray
+    extra: dict | None = None  # --extra-data: {"source", "train_items", "held_out_items"}, for the meta
+
+
+@dataclass(frozen=True)
+class ExtraData:
+    """Visitors' drawings, uint8 (N, 28, 28) with int64 labels 0-9 and NOT_A_DIGIT: those to train on and
+    those held out."""
+
+    train: tuple[np.ndarray, np.ndarray]
+    held_out: tuple[np.ndarray, np.ndarray]
+
+
+def add_data_args(p: argparse.ArgumentParser) -> None:
+    """The digit CLIs' flags for what to learn from besides MNIST."""
+    p.add_argument("--outliers", action=argparse.BooleanOptionalAction, default=True,
+                   help="train a 'not a digit' output on drawings that are not digits (default on)")
+    p.add_argument("--extra-data", metavar="SOURCE", default=None,
+                   help="also train on visitors' drawings: a feedback database URL, or a folder written by "
+                   "`python -m training.feedback export` (idx, plus imagefolder for 'not a digit'); one in five "
+                   "is held out for `training.evaluate --extra-data`")
 
 
 def _redraw_chunk(args: tuple[np.ndarray, int]) -> np.ndarray:
@@ -76,12 +103,75 @@ def load_digit_data(data_dir: Path, download: bool = False, limit: int | None = 
 
 
 def data_from_args(args: argparse.Namespace) -> DigitData:
-    """load_digit_data for a training CLI's flags, or exit with the data message."""
+    """load_digit_data for a training CLI's flags, with --extra-data's training slice, or exit with the
+    data message."""
     try:
-        return load_digit_data(resolve_data_dir(args.data_dir), args.download, args.limit, args.outliers)
+        data = load_digit_data(resolve_data_dir(args.data_dir), args.download, args.limit, args.outliers)
+        if not args.extra_data:
+            return data
+        split = extra_data(args.extra_data)
     except DataNotFoundError as e:
         fail(str(e))
         raise  # unreachable: fail() exits
+    x, y = split.train
+    if not args.outliers:  # a ten-output model has no place for "not a digit"
+        x, y = x[y != NOT_A_DIGIT], y[y != NOT_A_DIGIT]
+    extra = {"source": shown(args.extra_data), "train_items": len(y), "held_out_items": len(split.held_out[1])}
+    return replace(data, train=(np.concatenate([data.train[0], x]), np.concatenate([data.train[1], y])), extra=extra)
+
+
+def shown(source: str) -> str:
+    """``source`` as a checkpoint's meta may record it: a database URL without its password."""
+    if "://" not in source:
+        return source
+    from sqlalchemy.engine import make_url
+
+    return make_url(source).render_as_string(hide_password=True)
+
+
+def held_out(images: np.ndarray) -> np.ndarray:
+    """bool (N,): which drawings stay out of training. Decided by a hash of each drawing's pixels, not its id
+    or position: the same split from the database and from an export (which keeps no ids), whatever the
+    --seed, unmoved by drawings added or deleted later, and a drawing saved twice never lands on both sides."""
+    digests = (hashlib.sha256(image.tobytes()).digest() for image in images)
+    return np.fromiter((int.from_bytes(d[:8], "big") % HOLD_OUT_ONE_IN == 0 for d in digests), bool, len(images))
+
+
+def read_drawings(folder: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The drawings of an export folder: ``MNIST/raw`` (``export --format idx``, labels 0-9, read like MNIST
+    itself) and the ``not_a_digit/*.png`` of ``export --format imagefolder``, if there."""
+    images, labels = [np.zeros((0, 28, 28), np.uint8)], [np.zeros(0, np.int64)]
+    if (folder / "MNIST" / "raw").is_dir():
+        x, y = load_mnist(folder, train=True)  # the store writes the same drawings as train and t10k
+        images.append(x)
+        labels.append(y)
+    rejects = sorted((folder / "not_a_digit").glob("*.png"))  # feedback.LABEL_NAMES[10], without SQLAlchemy
+    images += [np.asarray(Image.open(p).convert("L"))[None] for p in rejects]
+    labels.append(np.full(len(rejects), NOT_A_DIGIT))
+    return np.concatenate(images), np.concatenate(labels)
+
+
+def extra_data(source: str) -> ExtraData:
+    """Visitors' drawings from a database URL (anything with "://") or an export folder, split into the
+    drawings to train on and the held-out ones. Raises DataNotFoundError when there are none."""
+    if "://" in source:
+        from feedback import FeedbackError, FeedbackStore  # SQLAlchemy and Alembic only when asked for
+
+        # Through the store's own exports, so a database and an export folder are read by one reader.
+        with FeedbackStore(source) as store, tempfile.TemporaryDirectory() as folder:
+            try:
+                store.export_idx(folder)
+                store.export_imagefolder(folder)
+            except FeedbackError as e:
+                raise DataNotFoundError(str(e)) from None
+            x, y = read_drawings(Path(folder))
+    else:
+        x, y = read_drawings(Path(source))
+    if not len(y):
+        raise DataNotFoundError(f"no drawings in {source}: pass a feedback database URL, or a folder written by "
+                                "`python -m training.feedback export --format idx` (and --format imagefolder)")
+    out = held_out(x)
+    return ExtraData((x[~out], y[~out]), (x[out], y[out]))
 
 
 def calibrate_digits(logits: Callable[[np.ndarray], np.ndarray], data: DigitData) -> dict:

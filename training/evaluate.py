@@ -8,7 +8,9 @@ how well the model tells known from unknown (training/report.py): digits re-draw
 held-out drawings that are not digits, cat and dog photos against held-out photos of other things.
 ``--json`` writes it all, ``--save`` writes it beside the checkpoint as ``<stem>.eval.json`` (with the
 checkpoint's sha256, so a report left over from an older checkpoint can be told apart; the compare page
-reads these files).
+reads these files). ``--extra-data`` measures a digit model on the visitors' drawings that training with the
+same flag held out (training/digit_data.py): accuracy on those labelled 0-9, and how many of those labelled
+"not a digit" it refuses.
 """
 
 from __future__ import annotations
@@ -85,6 +87,21 @@ def load_eval_set(clf: Classifier, data_dir: Path, sample: bool, split: str = "t
     return f"cats-vs-dogs {split} set", np.asarray(images), labels
 
 
+def held_out_drawings(clf: Classifier, source: str) -> tuple[str, Any, np.ndarray, dict[str, Any] | None]:
+    """(description, digit drawings, their labels, {source: "not a digit" drawings} or None if none) of the
+    held-out slice of visitors' drawings; exits with a message when the slice has no digit to measure."""
+    from training.digit_data import NOT_A_DIGIT, extra_data
+
+    if clf.class_names != DIGIT_CLASSES:
+        fail("--extra-data holds visitors' digit drawings: use it with a digit checkpoint")
+    images, labels = extra_data(source).held_out
+    digit = labels != NOT_A_DIGIT
+    if not digit.any():
+        fail(f"the held-out slice of {source} has no drawing labelled 0-9 yet (one drawing in five is held out)")
+    rejects = {"held-out drawings labelled not a digit": images[~digit]} if (~digit).any() else None
+    return "held-out visitors' drawings", images[digit], labels[digit], rejects
+
+
 def format_report(name: str, where: str, result: dict[str, Any], class_names: list[str]) -> str:
     width = max(5, *(len(c) for c in class_names))
     lines = [f"{name} on the {where} ({result['n']} items): accuracy {result['accuracy']:.4f}", ""]
@@ -128,23 +145,35 @@ def main(argv: list[str] | None = None) -> None:
         help="also write the results beside the checkpoint as <stem>.eval.json, with its sha256 "
         "(the report the app's compare page shows)",
     )
+    p.add_argument("--extra-data", metavar="SOURCE", default=None,
+                   help="measure on the visitors' drawings held out by training with the same --extra-data "
+                   "(a feedback database URL or export folder) instead")
     p.add_argument("--batch-size", type=int, default=500, help="inputs per forward pass (default 500)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     args = p.parse_args(argv)
+    if args.extra_data and args.save:
+        fail("--save writes the MNIST report the compare page shows; write an --extra-data report with --json")
+    unknown: dict[str, Any] | None = None  # {source: inputs} to tell from the known classes, where there are any
     try:
         clf = load_classifier(args.checkpoint)
-        where, images, labels = load_eval_set(clf, resolve_data_dir(args.data_dir), args.sample, args.split)
+        if args.extra_data:
+            where, images, labels, unknown = held_out_drawings(clf, args.extra_data)
+        else:
+            where, images, labels = load_eval_set(clf, resolve_data_dir(args.data_dir), args.sample, args.split)
     except (CheckpointError, DataNotFoundError) as e:
         fail(str(e))
     t0 = time.perf_counter()
     logits = logits_of(clf, images, args.batch_size, not args.no_progress)
     result = evaluate_predictions(labels, clf.proba_of(logits).argmax(axis=1), clf.class_names)
     result["calibration"] = calibration_report(clf, logits, labels)
-    if not args.sample:
+    if args.extra_data:  # the visitors' digits against their non-digits
+        known_name, known = where, images
+    elif not args.sample:
         try:
             known_name, known, unknown = unknown_sets(clf, resolve_data_dir(args.data_dir), args.split)
         except DataNotFoundError as e:
             fail(str(e))
+    if unknown:
         result["unknown"] = unknown_report(
             clf, logits_of(clf, known, args.batch_size, False),
             {source: logits_of(clf, x, args.batch_size, False) for source, x in unknown.items()}, known_name)

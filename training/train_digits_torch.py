@@ -21,7 +21,7 @@ from models.numpy_training import random_shift
 from models.torch_mlp import TorchMLP
 from training.augment import random_affine
 from training.cli import add_common_args, prepare_run
-from training.digit_data import calibrate_digits, data_from_args
+from training.digit_data import add_data_args, calibrate_digits, data_from_args
 from training.distributed import join, leave, shard, wrap
 from training.runlog import log_epoch, save_run, training_meta
 from training.torch_loop import cpu_supports_bf16, evaluate, predict_logits, state_to_numpy, train_one_epoch
@@ -65,8 +65,7 @@ def add_arguments(p: argparse.ArgumentParser, model_name: str) -> None:
         p.add_argument("--channels", type=int, nargs="+", default=[32, 64, 128], help="conv widths per block")
         p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=cpu_supports_bf16(),
                        help="bfloat16 autocast for training (default: on if the CPU has native bf16)")
-    p.add_argument("--outliers", action=argparse.BooleanOptionalAction, default=True,
-                   help="train a 'not a digit' output on drawings that are not digits (default on)")
+    add_data_args(p)
 
 
 def run(args: argparse.Namespace) -> None:
@@ -129,8 +128,8 @@ def run(args: argparse.Namespace) -> None:
         "class_names": DIGIT_CLASSES,
         "normalization": {"mean": MNIST_MEAN, "std": MNIST_STD},
         "seed": args.seed,
-        "training": training_meta(args, wall, **extra, outliers=args.outliers, train_items=int(len(y_train)),
-                                  processes=world.size),
+        "training": training_meta(args, wall, **extra, outliers=args.outliers, extra_data=data.extra,
+                                  train_items=int(len(y_train)), processes=world.size),
         "metrics": {"val_acc": history["epochs"][-1]["val_acc"], "test_acc": test["acc"], "test_loss": test["loss"]},
         **(calibrate_digits(lambda x: predict_logits(model, x, prepare=prepare), data) if args.outliers else {}),
     }

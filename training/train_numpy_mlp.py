@@ -20,7 +20,7 @@ from models.inputs import MNIST_MEAN, MNIST_STD
 from models.numpy_mlp import Adam, MLPConfig, NumpyMLP
 from models.numpy_training import cosine_lr, evaluate, predict_logits, train_steps
 from training.cli import add_common_args, fail, prepare_run
-from training.digit_data import calibrate_digits, data_from_args
+from training.digit_data import add_data_args, calibrate_digits, data_from_args
 from training.runlog import log_epoch, progress, save_run, training_meta
 
 
@@ -44,8 +44,7 @@ def add_arguments(p: argparse.ArgumentParser, model: str = "numpy_mlp") -> None:
     p.add_argument("--dropout", type=float, default=0.2, help="dropout on hidden units (default 0.2)")
     p.add_argument("--weight-decay", type=float, default=0.0, help="L2 coefficient lambda (default 0)")
     p.add_argument("--max-shift", type=int, default=2, help="random translation in pixels (default 2, 0 = off)")
-    p.add_argument("--outliers", action=argparse.BooleanOptionalAction, default=True,
-                   help="train a 'not a digit' output on drawings that are not digits (default on)")
+    add_data_args(p)
 
 
 def run(args: argparse.Namespace) -> None:
@@ -82,7 +81,7 @@ def run(args: argparse.Namespace) -> None:
         "normalization": {"mean": MNIST_MEAN, "std": MNIST_STD},
         "seed": args.seed,
         "training": training_meta(args, wall, optimizer="Adam, cosine decay", max_shift=args.max_shift,
-                                  outliers=args.outliers, train_items=int(len(y_train))),
+                                  outliers=args.outliers, extra_data=data.extra, train_items=int(len(y_train))),
         "metrics": {"val_acc": history["epochs"][-1]["val_acc"], "test_acc": test["acc"], "test_loss": test["loss"]},
         **(calibrate_digits(lambda x: predict_logits(model, x), data) if args.outliers else {}),
     }
