@@ -93,6 +93,10 @@ def test_dry_runs_never_touch_the_shipped_checkpoints(tmp_path: Path, data_dir: 
         assert result.returncode == 0, result.stderr
         assert (tmp_path / "runs" / f"{model}.safetensors").is_file()
         assert load_classifier(tmp_path / "runs" / f"{model}.safetensors").meta["model_type"] == model
+    # runs/ is scratch: the same command again replaces the last run without --force.
+    again = run_cli("training.train", "numpy_mlp", "--dry-run", "--no-progress", env_data=data_dir, cwd=tmp_path,
+                    PLAYGROUND_CACHE_DIR=str(tmp_path / "cache"))
+    assert again.returncode == 0, again.stderr
     assert shipped_hashes() == before
 
 

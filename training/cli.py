@@ -2,8 +2,9 @@
 seeding, and stopping with one clear message.
 
 Shipped checkpoints are safe by default: ``--out`` defaults to ``runs/<model>.safetensors`` (git-ignored);
-replacing a checkpoint listed in its folder's MANIFEST.json needs ``--force``, and a ``--dry-run`` or
-``--limit`` run never writes into the shipped ``checkpoints/`` folder at all.
+replacing a checkpoint listed in its folder's MANIFEST.json needs ``--force`` (except in ``runs/``, the scratch
+folder, where a run replaces the one before it), and a ``--dry-run`` or ``--limit`` run never writes into the
+shipped ``checkpoints/`` folder at all.
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ def add_common_args(
         help=f"checkpoint to write (default runs/{model}.safetensors; the app reads checkpoints/, see --force)",
     )
     p.add_argument("--force", action="store_true",
-                   help="allow replacing a checkpoint listed in its folder's MANIFEST.json (updates the manifest)")
+                   help="allow replacing a checkpoint listed in its folder's MANIFEST.json (updates the manifest); "
+                   "not needed in runs/")
     p.add_argument("--limit", type=int, default=None,
                    help="use only the first N training and validation items (the test set stays whole)")
     p.add_argument("--dry-run", action="store_true",
@@ -63,7 +65,8 @@ def check_out(out: Path, force: bool, small_run: bool) -> None:
         listed = out.name in read_manifest(out.parent)
     except CheckpointError as e:
         fail(str(e))
-    if listed and not force:
+    scratch = out.resolve().parent == RUNS.resolve()  # runs/ keeps the latest run of each model, by design
+    if listed and not force and not scratch:
         fail(f"{out} is a checkpoint listed in {out.parent / 'MANIFEST.json'}; pass --force to replace it")
 
 
