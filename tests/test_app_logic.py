@@ -88,7 +88,9 @@ def test_drawing_prediction_matches_each_model(digit_classifiers, digit_sample) 
     cnn_acts = result.predictions[-1].activations
     assert [a.shape for a in cnn_acts.values()] == [(1, 32, 14, 14), (1, 64, 7, 7), (1, 128, 3, 3), (1, 10)]
     mlp_acts = result.predictions[0].activations
-    assert [a.shape for a in mlp_acts.values()] == [(1, 512), (1, 256), (1, 10)]
+    # The MLPs' last layer has an eleventh output, "not a digit"; the probabilities cover the ten digits.
+    assert [a.shape for a in mlp_acts.values()] == [(1, 512), (1, 256), (1, 11)]
+    assert result.predictions[0].probabilities.shape == (10,) and result.predictions[0].is_digit
 
 
 def test_server_side_time_is_measured_and_recorded(digit_classifiers) -> None:

@@ -137,17 +137,20 @@ def test_pen_width_and_clear_button(canvas: FakeCanvas) -> None:
     assert len(at.metric) == 0 and "Draw a digit from 0 to 9" in texts(at.info)
 
 
-def test_disagreement_is_flagged_or_agreement_confirmed(canvas: FakeCanvas) -> None:
-    """Whatever the drawing, the verdict matches the metrics: success when they agree, warning otherwise."""
-    images, _, _ = load_digit_sample()
-    for drawing in (draw_on_canvas(images[5]), stroke_canvas([(60, 60), (220, 220), (60, 220), (220, 60)], 30)):
-        canvas.drawing = drawing
-        at = page("draw_page").run()
-        values = set(metrics(at).values())
-        if len(values) == 1:
-            assert f"All 3 models say {values.pop()}." in texts(at.success)
-        else:
-            assert "The models disagree" in texts(at.warning)
+def test_verdict_for_a_digit_and_for_a_cross(canvas: FakeCanvas) -> None:
+    """A re-drawn MNIST 1: every model reads it and the page confirms they agree. A big X is no digit: the
+    models with a "not a digit" output say so in plain words instead of a confident digit."""
+    images, labels, _ = load_digit_sample()
+    canvas.drawing = draw_on_canvas(images[5])
+    at = page("draw_page").run()
+    assert set(metrics(at).values()) == {str(labels[5])}
+    assert f"All 3 models say {labels[5]}." in texts(at.success)
+    canvas.drawing = stroke_canvas([(60, 60), (220, 220), (60, 220), (220, 60)], 30)
+    at = page("draw_page").run()
+    assert not at.exception and not at.success
+    refusal = next(str(w.value) for w in at.warning if "doesn't look like a digit" in str(w.value))
+    assert refusal.startswith("This doesn't look like a digit to the NumPy MLP") and "PyTorch MLP" in refusal
+    assert "?" in metrics(at).values()
 
 
 def test_pick_a_sample_digit(canvas: FakeCanvas, digit_classifiers) -> None:
@@ -275,8 +278,8 @@ def test_compare_page(digits_only_dir: Path) -> None:
     assert list(table["Model"]) == ["NumPy MLP", "PyTorch MLP", "CNN"]
     assert (table["Latency (ms)"] > 0).all() and (table["Accuracy (%)"] > 98).all()
     assert "python -m training.train pet_cnn" in texts(at.warning)  # the missing model is named, not fatal
-    assert at.header.values == ["On the full test sets", "On 500 real test digits", "Training curves",
-                                "What the first layer learned"]
+    assert at.header.values == ["On the full test sets", "Honest answers", "On 500 real test digits",
+                                "Training curves", "What the first layer learned"]
     assert at.subheader.values[0] == "Digits" and "Cats vs dogs" not in at.subheader.values
     assert len(at.info) == 0  # every digit report is there and fresh
     titles = chart_titles(at)
@@ -286,7 +289,7 @@ def test_compare_page(digits_only_dir: Path) -> None:
     captions = texts(at.caption)
     assert "10,000 MNIST test digits" in captions and "Most common mistakes" in captions
     assert "Right out of 500: NumPy MLP" in captions
-    assert len(titles) == 3 + 1 + 3 * 2  # confusion ×3, per-class, 2 curves per model
+    assert len(titles) == 3 + 1 + (1 + 3) + 3 * 2  # confusion ×3, per-class, ROC + reliability ×3, 2 curves each
     assert len(at.caption) >= 9  # every visual carries its caption
     assert len(at.tabs) == 3
 
@@ -306,9 +309,10 @@ def test_compare_page_without_or_with_stale_reports(digits_only_dir: Path) -> No
     assert all("python -m training.evaluate" in i for i in infos)
     # The CNN's report is fine, so its matrix and the per-class chart still show; the rest of the page too.
     titles = chart_titles(at)
-    assert len(titles) == 1 + 1 + 3 * 2
+    assert len(titles) == 1 + 1 + 1 + 3 * 2  # CNN matrix, per class, CNN reliability diagram, training curves
     assert [t for t in titles if t.endswith(" right")] == [f"CNN: {cnn['accuracy']:.2%} of 10,000 right"]
-    assert at.header.values[1:] == ["On 500 real test digits", "Training curves", "What the first layer learned"]
+    assert at.header.values[1:] == ["Honest answers", "On 500 real test digits", "Training curves",
+                                    "What the first layer learned"]
 
 
 def test_compare_page_with_every_model(pet_checkpoint: Path) -> None:
@@ -319,5 +323,8 @@ def test_compare_page_with_every_model(pet_checkpoint: Path) -> None:
     assert at.subheader.values[:2] == ["Digits", "Cats vs dogs"]
     assert "cats taken for dogs" in texts(at.caption)
     titles = chart_titles(at)
-    assert len(titles) == 3 + 1 + 2 + 4 * 2
+    # Confusion matrices and per-class charts (digits, pets); a ROC chart of the digit models and a reliability
+    # diagram per digit model; 6 robustness curves; loss and accuracy curves per model.
+    assert len(titles) == 3 + 1 + 2 + (1 + 3) + 6 + 4 * 2
+    assert sum(t.startswith("Rotated") or "ε" in t or "PGD" in t or "FGSM" in t for t in titles) >= 2, titles
     assert any(t.startswith("Cats-vs-dogs CNN: ") and t.endswith("of 1,999 right") for t in titles), titles

@@ -524,7 +524,7 @@ def test_app_keeps_the_other_models_when_one_is_hostile(tmp_path, monkeypatch):
     drawing = io.BytesIO()
     Image.fromarray(stroke_canvas([(150, 40), (142, 240)], 20)).save(drawing, "PNG")
     module = types.ModuleType("streamlit_drawable_canvas")
-    module.st_canvas = lambda **kwargs: types.SimpleNamespace(image_bytes=drawing.getvalue())
+    module.st_canvas = lambda **kwargs: types.SimpleNamespace(image_bytes=drawing.getvalue(), json_data=None)
     monkeypatch.setitem(sys.modules, "streamlit_drawable_canvas", module)
     at = AppTest.from_string("from app.draw_page import render\nrender()\n", default_timeout=120).run()
     assert not at.exception
