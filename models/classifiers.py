@@ -18,6 +18,7 @@ Inference is deterministic and stateless (eval mode, no caches), so one instance
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -86,10 +87,14 @@ class Classifier:
         """Index of the most probable class for each image, (N,)."""
         return self.predict_proba(images).argmax(axis=1)
 
-    def unknown_score(self, images: Any) -> np.ndarray:
-        """How little each input looks like any class, float (N,): the reject output's log-odds against all
-        classes, z_reject - logsumexp(z_classes). Over ``unknown_threshold`` the model says "I don't know"."""
-        return self.unknown_score_of(self.logits(images))
+    @property
+    def unknown_score(self) -> Callable[[Any], np.ndarray]:
+        """``clf.unknown_score(images)``: how little each input looks like any class, float (N,): the reject
+        output's log-odds against all classes, z_reject - logsumexp(z_classes). Over ``unknown_threshold`` the
+        model says "I don't know". A model without a reject output has no such attribute (hasattr is False)."""
+        if not self.has_reject_output:
+            raise AttributeError(f"{self.name} was trained without a reject output: it has no unknown_score")
+        return lambda images: self.unknown_score_of(self.logits(images))
 
     def unknown_score_of(self, logits: np.ndarray) -> np.ndarray:
         """``unknown_score`` from logits already computed (N, outputs) -> float (N,)."""

@@ -185,3 +185,17 @@ def test_input_gradient_refuses_bad_targets(digit_classifiers, digit_sample) -> 
         for target in (np.array([10]), np.array([-1]), np.array([1.5]), np.array([1, 2])):
             with pytest.raises(ValueError, match="target"):
                 clf.input_gradient(images[:1], target)
+
+
+def test_unknown_score_only_where_there_is_a_reject_output(digit_classifiers, digit_sample) -> None:
+    """The MLPs say "not a digit" through unknown_score / unknown_threshold (round-tripped from the checkpoint);
+    the CNN, trained without the extra output, has neither attribute, so callers can test with hasattr."""
+    images, _ = digit_sample
+    for key, clf in digit_classifiers.items():
+        assert hasattr(clf, "unknown_score") == hasattr(clf, "unknown_threshold") == clf.has_reject_output
+        if clf.has_reject_output:
+            score = clf.unknown_score(images[:20])
+            assert score.shape == (20,) and np.isfinite(score).all()
+            assert clf.unknown_threshold == clf.meta["unknown"]["threshold"]
+            assert (score <= clf.unknown_threshold).mean() >= 0.9, key  # real digits are mostly taken as digits
+    assert {k for k, c in digit_classifiers.items() if c.has_reject_output} == {"numpy_mlp", "torch_mlp"}
