@@ -7,10 +7,13 @@ steps through ``train_steps`` one mini-batch at a time so it can show progress a
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import asdict
+from typing import Any
 
 import numpy as np
 
-from models.inputs import as_digit_batch, normalise_digits
+from models.classifiers import DIGIT_CLASSES
+from models.inputs import MNIST_MEAN, MNIST_STD, as_digit_batch, normalise_digits
 from models.numpy_mlp import Adam, NumpyMLP
 
 
@@ -75,6 +78,23 @@ def evaluate(
         total_loss += model.loss(logits, y) * len(y)
         correct += float((logits[:, :classes].argmax(1) == y).sum())
     return {"loss": total_loss / len(labels), "acc": correct / len(labels), "n": len(labels)}
+
+
+def checkpoint_meta(model: NumpyMLP, display_name: str, how: str, seed: int, training: dict[str, Any],
+                    metrics: dict[str, Any]) -> dict[str, Any]:
+    """The checkpoint meta of a NumPy MLP digit classifier, as ``models.load_classifier`` reads it; ``how``
+    finishes the architecture line, e.g. "hand-written backprop, Adam"."""
+    return {
+        "model_type": "numpy_mlp",
+        "display_name": display_name,
+        "architecture": f"{model.config.summary()} (NumPy, {how})",
+        "config": asdict(model.config),
+        "class_names": DIGIT_CLASSES,
+        "normalization": {"mean": MNIST_MEAN, "std": MNIST_STD},
+        "seed": seed,
+        "training": training,
+        "metrics": metrics,
+    }
 
 
 def predict_logits(model: NumpyMLP, images: np.ndarray, batch_size: int = 2000) -> np.ndarray:

@@ -11,14 +11,11 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from dataclasses import asdict
 
 import numpy as np
 
-from models.classifiers import DIGIT_CLASSES
-from models.inputs import MNIST_MEAN, MNIST_STD
 from models.numpy_mlp import Adam, MLPConfig, NumpyMLP
-from models.numpy_training import cosine_lr, evaluate, predict_logits, train_steps
+from models.numpy_training import checkpoint_meta, cosine_lr, evaluate, predict_logits, train_steps
 from training.cli import add_common_args, fail, prepare_run
 from training.digit_data import add_data_args, calibrate_digits, data_from_args
 from training.runlog import log_epoch, progress, save_run, training_meta
@@ -72,17 +69,10 @@ def run(args: argparse.Namespace) -> None:
         log_epoch(history, epoch, args.epochs, record, evaluate(model, *data.val), t0)
     wall = time.perf_counter() - started
     test = evaluate(model, *data.test)
-    meta = {
-        "model_type": "numpy_mlp",
-        "display_name": "NumPy MLP",
-        "architecture": config.summary() + " (NumPy, hand-written backprop, Adam)",
-        "config": asdict(config),
-        "class_names": DIGIT_CLASSES,
-        "normalization": {"mean": MNIST_MEAN, "std": MNIST_STD},
-        "seed": args.seed,
-        "training": training_meta(args, wall, optimizer="Adam, cosine decay", max_shift=args.max_shift,
-                                  outliers=args.outliers, extra_data=data.extra, train_items=int(len(y_train))),
-        "metrics": {"val_acc": history["epochs"][-1]["val_acc"], "test_acc": test["acc"], "test_loss": test["loss"]},
-        **(calibrate_digits(lambda x: predict_logits(model, x), data) if args.outliers else {}),
-    }
+    training = training_meta(args, wall, optimizer="Adam, cosine decay", max_shift=args.max_shift,
+                             outliers=args.outliers, extra_data=data.extra, train_items=int(len(y_train)))
+    metrics = {"val_acc": history["epochs"][-1]["val_acc"], "test_acc": test["acc"], "test_loss": test["loss"]}
+    meta = checkpoint_meta(model, "NumPy MLP", "hand-written backprop, Adam", args.seed, training, metrics)
+    if args.outliers:
+        meta |= calibrate_digits(lambda x: predict_logits(model, x), data)
     save_run(args.out, model.state_dict(), meta, history | {"test": test, "wall_time_s": wall})

@@ -36,9 +36,8 @@ import numpy as np
 from models.checkpoint import save_checkpoint
 from models.classifiers import DIGIT_CLASSES, NumpyDigitClassifier
 from models.datasets import load_mnist, mnist_available, resolve_data_dir
-from models.inputs import MNIST_MEAN, MNIST_STD
 from models.numpy_mlp import Adam, MLPConfig, NumpyMLP
-from models.numpy_training import cosine_lr, evaluate, train_steps
+from models.numpy_training import checkpoint_meta, cosine_lr, evaluate, train_steps
 from models.runtime import available_cores
 from models.samples import load_digit_sample, load_train_subset
 
@@ -229,22 +228,15 @@ class LiveRun:
             return save_checkpoint(Path(tmp) / "your_mlp.safetensors", clf.model.state_dict(), clf.meta).read_bytes()
 
     def _meta(self) -> dict[str, Any]:
-        snap, config = self._snap, self._model.config
+        snap = self._snap
         last = next((h for h in reversed(snap.history) if "val_acc" in h), {})
-        return {
-            "model_type": "numpy_mlp",
-            "display_name": "Your MLP",
-            "architecture": config.summary() + " (NumPy, trained live in the app)",
-            "config": asdict(config),
-            "class_names": DIGIT_CLASSES,
-            "normalization": {"mean": MNIST_MEAN, "std": MNIST_STD},
-            "seed": self.settings.seed,
-            "training": {**asdict(self.settings), "optimizer": "Adam, cosine decay", "data": self._data_name,
-                         "epochs_done": len([h for h in snap.history if "val_acc" in h]),
-                         "wall_time_s": round(snap.elapsed_s, 2), "stopped_early": snap.state == "stopped"},
-            "metrics": {"val_acc": last.get("val_acc"), "test_acc": (snap.test or {}).get("acc"),
-                        "test_set": self._test_name},
-        }
+        training = {**asdict(self.settings), "optimizer": "Adam, cosine decay", "data": self._data_name,
+                    "epochs_done": len([h for h in snap.history if "val_acc" in h]),
+                    "wall_time_s": round(snap.elapsed_s, 2), "stopped_early": snap.state == "stopped"}
+        metrics = {"val_acc": last.get("val_acc"), "test_acc": (snap.test or {}).get("acc"),
+                   "test_set": self._test_name}
+        return checkpoint_meta(self._model, "Your MLP", "trained live in the app", self.settings.seed, training,
+                               metrics)
 
     # -- life cycle ------------------------------------------------------------------------------------------
     def _publish(self, **changes: Any) -> None:
