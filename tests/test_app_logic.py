@@ -86,9 +86,9 @@ def test_drawing_prediction_matches_each_model(digit_classifiers, digit_sample) 
         assert "logits" in p.activations
     assert result.predictions[-1].digit == 7  # the CNN reads the re-drawn 7
     cnn_acts = result.predictions[-1].activations
-    assert [a.shape for a in cnn_acts.values()] == [(1, 32, 14, 14), (1, 64, 7, 7), (1, 128, 3, 3), (1, 10)]
+    assert [a.shape for a in cnn_acts.values()] == [(1, 32, 14, 14), (1, 64, 7, 7), (1, 128, 3, 3), (1, 11)]
     mlp_acts = result.predictions[0].activations
-    # The MLPs' last layer has an eleventh output, "not a digit"; the probabilities cover the ten digits.
+    # Every model's last layer has an eleventh output, "not a digit"; the probabilities cover the ten digits.
     assert [a.shape for a in mlp_acts.values()] == [(1, 512), (1, 256), (1, 11)]
     assert result.predictions[0].probabilities.shape == (10,) and result.predictions[0].is_digit
 
