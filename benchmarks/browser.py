@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -51,6 +52,13 @@ METRIC_VALUE = '[data-testid="stMetricValue"]'
 IMAGE = '[data-testid="stImage"] img'
 DATAFRAME = '[data-testid="stDataFrame"]'
 NAV_LINK = '[data-testid="stSidebarNav"] a[href$="/{path}"]'
+FEEDBACK_KEEP = ".st-key-feedback_keep label"
+FEEDBACK_YES = ".st-key-feedback_yes button"
+FEEDBACK_LABEL = ".st-key-feedback_label"
+FEEDBACK_SAVE = ".st-key-feedback_save button"
+OPTION = '[role="option"]'  # an item of an open selectbox's list
+FEEDBACK_OUTCOME = ", ".join(f'[data-testid="stAlertContent{kind}"]' for kind in ("Success", "Warning", "Error"))
+MARKDOWN = '[data-testid="stMarkdownContainer"]'
 TROUBLE = {"Streamlit exception": '[data-testid="stException"]', "error box": '[data-testid="stAlertContentError"]'}
 
 # -- what the page is asked while waiting (JavaScript) ---------------------------------------------------------
@@ -189,8 +197,12 @@ class AppPage:
 
     async def draw(self, digit: str) -> None:
         """Draw ``STROKES[digit]`` with the mouse in one stroke."""
+        await self.draw_points(STROKES[digit])
+
+    async def draw_points(self, stroke: list[tuple[float, float]]) -> None:
+        """Draw one stroke through ``stroke``, points on the canvas's unit square, with the mouse."""
         box = await self._canvas_box()
-        points = [(box["x"] + u * box["width"], box["y"] + v * box["height"]) for u, v in STROKES[digit]]
+        points = [(box["x"] + u * box["width"], box["y"] + v * box["height"]) for u, v in stroke]
         await self.page.mouse.move(*points[0])
         await self.page.mouse.down()
         for (x0, y0), (x1, y1) in zip(points, points[1:]):
@@ -204,6 +216,22 @@ class AppPage:
         await self.page.locator(CANVAS).evaluate_all("els => els.forEach(e => { e.dataset.cleared = '1'; })")
         await self.page.locator(CLEAR_BUTTON).click()
         await self.page.wait_for_function(f"() => document.querySelectorAll('{METRIC}').length === 0")
+
+    async def keep_drawing(self, label: str | None = None) -> str:
+        """Under the answers: tick "Keep this drawing" (if it is not ticked yet), then confirm the models'
+        answer (``label`` None) or pick ``label`` ("7", "not a digit") and save; returns the message shown."""
+        if not await self.page.locator(f"{FEEDBACK_KEEP} input").is_checked():
+            await self.page.locator(FEEDBACK_KEEP).click()
+        if label is None:
+            await self.page.locator(f"{FEEDBACK_YES}:not([disabled])").click()
+        else:
+            await self.page.locator(f"{FEEDBACK_LABEL} input[role='combobox']:not([disabled])").click()
+            await self.page.locator(OPTION).get_by_text(label, exact=True).click()
+            await self.page.locator(f"{FEEDBACK_SAVE}:not([disabled])").click()
+        # The answer is a success, a warning or an error box that mentions saving (the page has other boxes)
+        said = self.page.locator(FEEDBACK_OUTCOME).filter(has_text=re.compile("saved|saving", re.IGNORECASE))
+        await said.first.wait_for(state="visible")
+        return (await said.first.locator(MARKDOWN).inner_text()).strip()
 
     # -- answers ---------------------------------------------------------------------------------------------
     async def answers(

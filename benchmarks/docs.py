@@ -1,6 +1,7 @@
 """``python -m benchmarks --docs``: the one command that regenerates everything measured in docs/.
 
-* docs/screenshots/draw.png, pets.png, compare.png: the README's pictures of the three pages;
+* docs/screenshots/draw.png, pets.png, compare.png, lab.png, train.png: the README's pictures of the pages
+  (lab.png: the draw page further down, a digit under attack; train.png: a short live training run, finished);
 * docs/latency.json: per stroke, end of stroke -> answers on screen in the browser, and the server's time;
 * docs/load_test.json: 20 users drawing and uploading at once.
 
@@ -25,6 +26,7 @@ from models.runtime import configure_torch_threads
 DOCS = ROOT / "docs"
 SCREENSHOT_PHOTO = ROOT / "samples" / "pets" / "dog.10625.jpg"
 STROKES_MEASURED = 10
+TRAIN_EPOCHS = 2  # the train page's screenshot: a short run, its curves and weights
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
@@ -50,13 +52,40 @@ async def _compare_page(user: AppPage, folder: Path) -> None:
     await user.screenshot(folder / "compare.png")
 
 
+async def _lab(user: AppPage, folder: Path) -> None:
+    await user.draw("7")
+    await user.digits(complete=True)
+    await user.page.locator(".st-key-attack_on label").click()  # "Build the attack", FGSM at the default epsilon
+    transfer = user.page.locator(f".st-key-attack_transfer {DATAFRAME}, .st-key-attack_transfer")
+    await transfer.first.wait_for()
+    await user.page.locator(".st-key-bend_dx").scroll_into_view_if_needed()
+    await user.page.mouse.wheel(0, 300)  # the bend sliders at the top, the attack below them
+    await user.screenshot(folder / "lab.png")
+
+
+async def _train_page(user: AppPage, folder: Path) -> None:
+    await user.go_to("train")
+    epochs = user.page.locator(".st-key-train_epochs input")
+    await epochs.fill(str(TRAIN_EPOCHS))
+    await epochs.press("Enter")
+    await user.wait_ready()
+    await user.page.locator(".st-key-train_start button").click()
+    await user.page.locator(".st-key-train_download button").wait_for()  # offered once the run has finished
+    await user.screenshot(folder / "train.png")
+
+
+SHOOTS = {"draw.png": _draw_page, "pets.png": _pets_page, "compare.png": _compare_page, "lab.png": _lab,
+          "train.png": _train_page}
+
+
 async def screenshots(base_url: str, folder: Path) -> list[Path]:
-    """The README's three screenshots: a drawn 0 with every answer, a dog photo, the comparison page."""
+    """The README's screenshots: a drawn 0 with every answer, a dog photo, the comparison page, a drawn 7 under
+    attack, a finished live training run."""
     async with chromium() as browser:
-        for shoot in (_draw_page, _pets_page, _compare_page):
+        for shoot in SHOOTS.values():
             async with app_page(browser, base_url) as user:
                 await shoot(user, folder)
-    return [folder / name for name in ("draw.png", "pets.png", "compare.png")]
+    return [folder / name for name in SHOOTS]
 
 
 def latency_report(base_url: str, strokes: int = STROKES_MEASURED, repeats: int = 50) -> dict[str, Any]:

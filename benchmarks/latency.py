@@ -1,5 +1,6 @@
 """The speeds a user feels, each measured and set against its budget: the server's share of a digit
-prediction and of a photo, and the browser's end of a stroke to the answers on screen.
+prediction and of a photo, the lab's (a bend, an attack, saliency maps, one epoch of live training), and the
+browser's end of a stroke to the answers on screen.
 
 A budget says what the app aims for on a 2-core CPU. Missing it is a finding for the report, never an
 exception: on a loaded machine every figure grows, and tests check only that the figures are measured.
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import statistics
+import time
 from typing import Any
 
 import numpy as np
@@ -19,6 +21,7 @@ BUDGETS_MS = {
     "digits_server": 50.0,
     "photo_server": 150.0,
     "stroke_to_answers": 300.0,
+    "bend_server": 100.0,
 }
 WHAT = {
     "digits_server": "server: preprocess a drawing + all 3 digit models (with activations)",
@@ -26,7 +29,12 @@ WHAT = {
     "stroke_to_answers": "browser: end of a stroke -> 3 answers on screen",
     "canvas_delay": "browser: end of a stroke -> the canvas component sends it (its own debounce)",
     "stroke_to_complete": "browser: end of a stroke -> script done, all images loaded",
+    "bend_server": "server: bend a digit (every control moved) + all 3 digit models",
+    "attack_server": "server: 10-step PGD on the CNN + every model's answer + the transfer table",
+    "saliency_server": "server: gradient x input saliency maps, all 3 digit models",
+    "live_epoch": "server: one epoch of live training, default settings (256-128, batch 128)",
 }
+LAB = ("bend_server", "attack_server", "saliency_server", "live_epoch")  # server-side only, no browser
 
 
 def figure(name: str, times_ms: list[float]) -> dict[str, Any]:
@@ -51,13 +59,9 @@ def not_measured(name: str, why: str) -> dict[str, Any]:
 
 def digits_server(repeats: int) -> dict[str, Any]:
     """The time the draw page reports as its server time, for a real MNIST digit enlarged to the canvas."""
-    from app.logic import digits, registry
-    from models.samples import load_digit_sample
+    from app.logic import digits
 
-    models = {spec.key: registry.load_model(spec).classifier for spec in registry.DIGIT_MODELS}
-    for clf in models.values():
-        registry.warm_up(clf)
-    digit = load_digit_sample()[0][0]
+    models, digit = _digit_models()
     grey = np.kron(digit, np.ones((10, 10), np.uint8))  # 28 x 28 -> the 280 x 280 canvas, white on black
     canvas = np.dstack([grey, grey, grey, np.full_like(grey, 255)])
     times = [digits.predict_drawing(models, canvas).milliseconds for _ in range(repeats)]
@@ -76,6 +80,50 @@ def photo_server(repeats: int) -> dict[str, Any]:
     photos = [load_photo(path.read_bytes()) for path, _ in pet_examples()]
     times = [analyse_photo(clf, photos[i % len(photos)]).milliseconds for i in range(repeats)]
     return figure("photo_server", times)
+
+
+def _digit_models() -> tuple[dict[str, Any], np.ndarray]:
+    """The draw page's digit models, warmed up, and the first bundled MNIST digit (uint8 (28, 28))."""
+    from app.logic import registry
+    from models.samples import load_digit_sample
+
+    models = {spec.key: registry.load_model(spec).classifier for spec in registry.DIGIT_MODELS}
+    for clf in models.values():
+        registry.warm_up(clf)
+    return models, load_digit_sample()[0][0]
+
+
+def lab_server(repeats: int) -> dict[str, dict[str, Any]]:
+    """The lab's server-side times, on a real digit: what a slider, the attack switch and the saliency maps
+    cost, and one epoch of the live trainer (the full MNIST when the data directory has it, else the bundled
+    subset; a few runs, each an epoch)."""
+    from app.logic.digits import predict_digit
+    from app.logic.lab import attack_digit, consensus, saliency_maps
+    from app.logic.live_training import LiveRun, TrainingSettings, training_data
+    from models.perturb import Bend
+
+    models, digit = _digit_models()
+    settings = Bend(shift=(1, -2), angle=20, scale=0.9, thickness=1, noise=0.1, erase=(4, 4, 6))
+    result = predict_digit(models, digit)
+
+    def timed_ms(fn: Any, runs: int) -> list[float]:
+        times = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            fn()
+            times.append((time.perf_counter() - t0) * 1000)
+        return times
+
+    training_data()  # loaded once per server, before any run: not part of an epoch
+    epochs = max(1, repeats // 25)
+    return {
+        "bend_server": figure("bend_server", timed_ms(lambda: predict_digit(models, digit, settings), repeats)),
+        "attack_server": figure("attack_server", timed_ms(
+            lambda: attack_digit(models, digit, "digit_cnn", "pgd", 0.1, consensus(result)), max(3, repeats // 5))),
+        "saliency_server": figure("saliency_server", timed_ms(lambda: saliency_maps(models, result), repeats)),
+        "live_epoch": figure("live_epoch", timed_ms(
+            lambda: LiveRun(TrainingSettings(epochs=1), "benchmark").run_here(), epochs)),
+    }
 
 
 async def stroke(user: AppPage, digit: str) -> dict[str, Any]:

@@ -245,16 +245,18 @@ def browser_missing() -> str | None:
 def speeds(quick: bool) -> dict[str, dict[str, Any]]:
     """Every figure with a budget (and the canvas component's own delay), or why one was not measured."""
     strokes, repeats = (3, 10) if quick else (10, 50)
+    lab = latency.lab_server(repeats)
     if why := browser_missing():
         return {
             "digits_server": latency.digits_server(repeats),
             "photo_server": latency.photo_server(repeats),
             "stroke_to_answers": latency.not_measured("stroke_to_answers", why),
+            **lab,
         }
     from benchmarks.server import running_app
 
     with running_app() as url:
-        measured = latency.measure(url, strokes, repeats)
+        measured = latency.measure(url, strokes, repeats) | lab
     return {name: measured[name] for name in latency.WHAT}  # the figures, not every stroke
 
 

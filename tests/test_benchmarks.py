@@ -115,3 +115,23 @@ def test_markdown_reports_a_missed_budget_and_a_missing_figure(quick_run):
     md = bench.markdown({**quick_run[0], "speeds": {"digits_server": slow, "stroke_to_answers": absent}})
     assert "| server: slow | 80.0 | 90.0 | 5 | 50.0 | **OVER** |" in md
     assert "| browser: absent | - | - | - | 300.0 | not measured: no browser here |" in md
+
+
+def test_collectors_shapes_are_digits_the_cnn_reads_right():
+    """benchmarks.collect draws these for the held-out "visitors' drawings": bent at random they must still be
+    the digits they are labelled, or the fine-tuning figure would measure the shapes, not the models."""
+    import numpy as np
+
+    from benchmarks.collect import SHAPES, bend
+    from models.loader import load_classifier
+    from models.preprocessing import preprocess_drawing
+    from training.strokes import CANVAS, stroke_canvas
+
+    assert sorted(SHAPES) == list(range(10))
+    rng = np.random.default_rng(0)
+    labels = np.array([d for d in range(10) for _ in SHAPES[d] for _ in range(5)])
+    strokes = [bend(shape, rng) for d in range(10) for shape in SHAPES[d] for _ in range(5)]
+    assert all(0 < u < 1 and 0 < v < 1 for stroke in strokes for u, v in stroke)  # kept on the canvas
+    digits = np.stack([preprocess_drawing(stroke_canvas([(u * CANVAS, v * CANVAS) for u, v in s])) for s in strokes])
+    cnn = load_classifier(ROOT / "checkpoints" / "digit_cnn.safetensors")
+    assert (cnn.predict_proba(digits).argmax(1) == labels).mean() >= 0.95
