@@ -51,6 +51,7 @@ METRIC_LABEL = '[data-testid="stMetricLabel"]'
 METRIC_VALUE = '[data-testid="stMetricValue"]'
 IMAGE = '[data-testid="stImage"] img'
 DATAFRAME = '[data-testid="stDataFrame"]'
+EXPANDER = '[data-testid="stExpander"] summary'
 NAV_LINK = '[data-testid="stSidebarNav"] a[href$="/{path}"]'
 FEEDBACK_KEEP = ".st-key-feedback_keep label"
 FEEDBACK_YES = ".st-key-feedback_yes button"
@@ -220,13 +221,16 @@ class AppPage:
     async def keep_drawing(self, label: str | None = None) -> str:
         """Under the answers: tick "Keep this drawing" (if it is not ticked yet), then confirm the models'
         answer (``label`` None) or pick ``label`` ("7", "not a digit") and save; returns the message shown."""
+        # Each control reruns the page's feedback fragment: the next one is used once that rerun is over
         if not await self.page.locator(f"{FEEDBACK_KEEP} input").is_checked():
             await self.page.locator(FEEDBACK_KEEP).click()
+            await self.wait_ready()
         if label is None:
             await self.page.locator(f"{FEEDBACK_YES}:not([disabled])").click()
         else:
             await self.page.locator(f"{FEEDBACK_LABEL} input[role='combobox']:not([disabled])").click()
             await self.page.locator(OPTION).get_by_text(label, exact=True).click()
+            await self.wait_ready()
             await self.page.locator(f"{FEEDBACK_SAVE}:not([disabled])").click()
         # The answer is a success, a warning or an error box that mentions saving (the page has other boxes)
         said = self.page.locator(FEEDBACK_OUTCOME).filter(has_text=re.compile("saved|saving", re.IGNORECASE))

@@ -61,6 +61,8 @@ def bend(stroke: Stroke, rng: np.random.Generator) -> Stroke:
 
 async def collect(url: str, count: int, seed: int) -> dict[str, int]:
     """Draw ``count`` digits (labels in turn) and keep each with its true label; returns what was saved."""
+    from playwright.async_api import Error as PlaywrightError
+
     rng = np.random.default_rng(seed)
     saved: dict[str, int] = {"kept": 0, "not_kept": 0}
     async with chromium() as browser, app_page(browser, url) as user:
@@ -73,12 +75,18 @@ async def collect(url: str, count: int, seed: int) -> dict[str, int]:
                 for _ in range(abs(presses)):
                     await width.press("ArrowRight" if presses > 0 else "ArrowLeft")
                 await user.wait_ready()
-            await user.draw_points(bend(shapes[int(rng.integers(len(shapes)))], rng))
-            await user.answers(3, ".")  # all three answers, whatever they are
+            stroke = bend(shapes[int(rng.integers(len(shapes)))], rng)
             started = time.monotonic()
-            message = await user.keep_drawing(str(digit))
-            saved["kept" if message.startswith("Saved") else "not_kept"] += 1
-            await user.clear_canvas()
+            try:
+                await user.draw_points(stroke)
+                await user.answers(3, ".")  # all three answers, whatever they are
+                message = await user.keep_drawing(str(digit))
+                saved["kept" if message.startswith("Saved") else "not_kept"] += 1
+                await user.clear_canvas()
+            except (TimeoutError, PlaywrightError) as e:  # a stuck page: counted, and a fresh page for the next one
+                print(f"drawing {i + 1} ({digit}) not kept: {str(e).splitlines()[0]}", flush=True)
+                saved["not_kept"] += 1
+                await user.open()
             await asyncio.sleep(max(0.0, 1.05 - (time.monotonic() - started)))  # the rate limit: a save a second
             if (i + 1) % 50 == 0:
                 print(f"{i + 1}/{count} drawn, {saved}", flush=True)
