@@ -26,6 +26,7 @@ from models.samples import load_digit_sample, pet_examples
 from tests.app_helpers import draw_on_canvas, stroke_canvas
 from tests.conftest import ROOT, require
 
+NOT_A_PET = 0  # which held-out non-pet test photo the pets page is shown (sorted by path)
 TIMEOUT = 120  # the first run of a page loads models and scores the sample set on a busy 2-core machine
 
 
@@ -220,11 +221,11 @@ def test_pets_page_names_the_training_set_size(pet_checkpoint: Path) -> None:
 def test_pets_page_example_photo(pet_checkpoint: Path) -> None:
     at = page("pets_page").run()
     assert not at.exception
-    (label, value), = metrics(at).items()
-    assert label == "Cats-vs-dogs CNN" and value in ("cat", "dog")
+    (first, label), (last, other) = pet_examples()[0], pet_examples()[-1]
+    assert metrics(at) == {"Cats-vs-dogs CNN": label}, first.name  # the first example is shown first
     assert "Grad-CAM" in texts(at.caption) and at.subheader.values == ["Feature maps, block by block"]
     at.selectbox(key="pet_example").select_index(len(pet_examples()) - 1).run()
-    assert not at.exception and len(at.metric) == 1
+    assert not at.exception and metrics(at) == {"Cats-vs-dogs CNN": other}, last.name
 
 
 @pytest.mark.parametrize("fmt", ["PNG", "WEBP", "BMP", "GIF"])
@@ -235,7 +236,26 @@ def test_pets_page_uploads(pet_checkpoint: Path, fmt: str) -> None:
     assert len(at.metric) == 0 and "Upload a photo of a cat or a dog" in texts(at.info)
     at.file_uploader(key="pet_upload").upload(f"pet.{fmt.lower()}", png_bytes(photo, fmt), "image/*").run()
     assert not at.exception
-    assert metrics(at)["Cats-vs-dogs CNN"] in ("cat", "dog")
+    assert metrics(at)["Cats-vs-dogs CNN"] == pet_examples()[0][1]  # the photo's own label, in any format
+
+
+def test_pets_page_says_neither_for_a_photo_of_something_else(pet_checkpoint: Path, data_dir: Path) -> None:
+    """A held-out photo of another kind of thing (no training or threshold saw its category) gets "Neither?" and
+    the plain-words warning instead of a confident cat or dog; a cat photo after it gets "cat" and no warning."""
+    from models import load_classifier
+    from training.pet_data import not_pet_files
+
+    other = Path(not_pet_files(data_dir, "test")[NOT_A_PET])
+    clf = load_classifier(pet_checkpoint)
+    assert clf.unknown_score([load_photo(other.read_bytes())])[0] > clf.unknown_threshold, other  # the model refuses it
+    at = page("pets_page").run()
+    at.radio(key="pet_source").set_value("Upload a photo").run()
+    at.file_uploader(key="pet_upload").upload(other.name, other.read_bytes(), "image/jpeg").run()
+    assert not at.exception and metrics(at) == {clf.name: "Neither?"}
+    assert "Neither a cat nor a dog?" in texts(at.warning)
+    cat = next(path for path, label in pet_examples() if label == "cat")
+    at.file_uploader(key="pet_upload").set_value((cat.name, cat.read_bytes(), "image/jpeg")).run()
+    assert metrics(at) == {clf.name: "cat"} and not at.warning
 
 
 def test_pets_page_bad_file_then_recovers(pet_checkpoint: Path) -> None:
@@ -325,7 +345,8 @@ def test_compare_page_with_every_model(pet_checkpoint: Path) -> None:
     assert "cats taken for dogs" in texts(at.caption)
     titles = chart_titles(at)
     # Confusion matrices and per-class charts (digits, pets); a ROC chart of the digit models and a reliability
-    # diagram per digit model; 6 robustness curves; loss and accuracy curves per model.
-    assert len(titles) == 3 + 1 + 2 + (1 + 3) + 6 + 4 * 2
+    # diagram per digit model; the pet model's ROC and reliability diagram; 6 robustness curves; loss and
+    # accuracy curves per model.
+    assert len(titles) == 3 + 1 + 2 + (1 + 3) + (1 + 1) + 6 + 4 * 2
     assert sum(t.startswith("Rotated") or "ε" in t or "PGD" in t or "FGSM" in t for t in titles) >= 2, titles
-    assert any(t.startswith("Cats-vs-dogs CNN: ") and t.endswith("of 1,999 right") for t in titles), titles
+    assert any(t.startswith("Cats-vs-dogs CNN: ") and t.endswith("of 1,748 right") for t in titles), titles  # test
