@@ -270,15 +270,15 @@ class AppPage:
     async def metric_labels(self) -> list[str]:
         return [t.strip() for t in await self.page.locator(f"{METRIC} {METRIC_LABEL}").all_inner_texts()]
 
-    async def upload_photo(self, photo: Path, polling: float | str = "raf") -> Answers:
-        """On the cats page: choose "Upload a photo", hand ``photo`` to the uploader, wait for cat or dog.
-        Times are from handing the file over (the page's clock)."""
+    async def upload_photo(self, photo: Path, polling: float | str = "raf", answer: str = "^(cat|dog)$") -> Answers:
+        """On the cats page: choose "Upload a photo", hand ``photo`` to the uploader, wait for an answer like
+        ``answer`` (cat or dog). Times are from handing the file over (the page's clock)."""
         await self.choose(PET_SOURCE, "Upload a photo")
         uploader = self.page.locator(PET_UPLOAD)
         await uploader.wait_for(state="attached")
         await self.page.evaluate("() => { window.__answersAt = undefined; window.__action = performance.now(); }")
         await uploader.set_input_files(photo)
-        return await self.answers(1, "^(cat|dog)$", polling=polling)
+        return await self.answers(1, answer, polling=polling)
 
     # -- checks and pictures -----------------------------------------------------------------------------------
     async def trouble(self) -> list[str]:
