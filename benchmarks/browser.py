@@ -237,6 +237,16 @@ class AppPage:
         await said.first.wait_for(state="visible")
         return (await said.first.locator(MARKDOWN).inner_text()).strip()
 
+    async def nudge_slider(self, key: str, steps: int) -> None:
+        """Move the slider with widget key ``key`` by ``steps`` (negative: left) with the keyboard, as a person
+        might, and wait for the page's rerun."""
+        if not steps:
+            return
+        slider = self.page.locator(f".st-key-{key} input[type='range']")
+        for _ in range(abs(steps)):
+            await slider.press("ArrowRight" if steps > 0 else "ArrowLeft")
+        await self.wait_ready()
+
     # -- answers ---------------------------------------------------------------------------------------------
     async def answers(
         self, count: int, pattern: str, complete: bool = False, polling: float | str = "raf"

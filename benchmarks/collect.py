@@ -69,12 +69,7 @@ async def collect(url: str, count: int, seed: int) -> dict[str, int]:
         for i in range(count):
             digit = i % 10
             shapes = SHAPES[digit]
-            presses = int(rng.integers(-3, 4))  # the pen width slider, 2 px a step from 20, by the keyboard
-            if presses:
-                width = user.page.locator(".st-key-stroke_width input[type='range']")
-                for _ in range(abs(presses)):
-                    await width.press("ArrowRight" if presses > 0 else "ArrowLeft")
-                await user.wait_ready()
+            await user.nudge_slider("stroke_width", int(rng.integers(-3, 4)))  # the pen width: 2 px a step from 20
             stroke = bend(shapes[int(rng.integers(len(shapes)))], rng)
             started = time.monotonic()
             try:

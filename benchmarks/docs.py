@@ -57,10 +57,7 @@ async def _lab(user: AppPage, folder: Path) -> None:
     await user.draw("7")
     await user.digits(complete=True)
     await user.page.locator(EXPANDER).filter(has_text="Bend the digit").click()
-    angle = user.page.locator(".st-key-bend_angle input[type='range']")
-    for _ in range(4):  # 20 degrees, 5 a step, by the keyboard
-        await angle.press("ArrowRight")
-    await user.wait_ready()
+    await user.nudge_slider("bend_angle", 4)  # 20 degrees, 5 a step
     await user.page.locator(EXPANDER).filter(has_text="Attack it").click()
     toggle = user.page.locator(".st-key-attack_on")
     await toggle.locator("label").click()  # "Build the attack": FGSM at the default epsilon

@@ -144,20 +144,16 @@ def test_accuracy_on_val(pet_classifier, data_dir) -> None:
 def held_out(pet_classifier, data_dir) -> dict[str, np.ndarray]:
     """Photos no training, epoch choice, temperature or threshold saw: the cats-vs-dogs test split and the
     non-pet categories kept for test, with the model's outputs on them."""
-    from training.evaluate import unknown_sets
-    from training.pet_data import load_pet_split
+    from training.evaluate import load_eval_set, logits_of, unknown_sets
 
-    _, known, others = unknown_sets(pet_classifier, data_dir, "test")
-    unknown = np.concatenate(list(others.values()))
-    side = pet_classifier.model.config.image_size
-    labels = load_pet_split(data_dir, "test", side)[1]
-
-    def batched(fn, images):
-        return np.concatenate([fn(images[s : s + 200]) for s in range(0, len(images), 200)])
-
-    return {"labels": labels, "probs": batched(pet_classifier.predict_proba, known),
-            "known_scores": batched(pet_classifier.unknown_score, known),
-            "unknown_scores": batched(pet_classifier.unknown_score, unknown)}
+    _, known, labels = load_eval_set(pet_classifier, data_dir, sample=False, split="test")
+    unknown = np.concatenate(list(unknown_sets(pet_classifier, data_dir, "test")[2].values()))
+    # One forward pass per photo; probabilities and "neither" scores both come from the logits
+    known_logits = logits_of(pet_classifier, known, 200, show_progress=False)
+    unknown_logits = logits_of(pet_classifier, unknown, 200, show_progress=False)
+    return {"labels": labels, "probs": pet_classifier.proba_of(known_logits),
+            "known_scores": pet_classifier.unknown_score_of(known_logits),
+            "unknown_scores": pet_classifier.unknown_score_of(unknown_logits)}
 
 
 @pytest.mark.slow
