@@ -36,6 +36,10 @@ CHROMIUM_ARGS = [  # keep Chromium off the (closed) network and out of the GPU
 ]
 VIEWPORT = {"width": 1280, "height": 1500}  # the README screenshots' size
 WAIT_S = 120.0  # the longest any single wait may take; generous for 20 users on a loaded 2-core machine
+# A stroke the page has not sent to the server after this long was lost in the browser (a starved page can
+# drop one): it is drawn again, once, as a person would; AppPage.redraws counts it. Answers to a stroke that
+# was sent are waited for up to WAIT_S.
+STROKE_SENT_S = 30.0
 N_DIGIT_MODELS = 3  # NumPy MLP, PyTorch MLP, CNN
 
 # -- selectors -----------------------------------------------------------------------------------------------
@@ -144,6 +148,7 @@ class AppPage:
     base_url: str
     js_errors: list[str] = field(default_factory=list)
     reloads: int = 0  # page loads retried because the first one never became ready
+    redraws: int = 0  # strokes drawn again because the page never sent the first one (see STROKE_SENT_S)
 
     async def open(self, path: str = "") -> None:
         """Load ``base_url/path`` and wait until its first script run is done; a load that never gets there is
@@ -211,6 +216,23 @@ class AppPage:
         await self.page.evaluate("() => { window.__answersAt = undefined; }")
         await self.page.mouse.up()
 
+    async def draw_and_read(self, digit: str, polling: float | str = "raf") -> Answers:
+        """Draw ``digit`` and wait for the three answers; a stroke the page never sent to the server within
+        STROKE_SENT_S is drawn again, once (counted in ``redraws``)."""
+        await self.draw(digit)
+        try:
+            return await self.digits(polling=polling, timeout_s=STROKE_SENT_S)
+        except TimeoutError:
+            if await self._sent_since_action():
+                return await self.digits(polling=polling, timeout_s=WAIT_S - STROKE_SENT_S)
+        self.redraws += 1
+        await self.draw(digit)
+        return await self.digits(polling=polling)
+
+    async def _sent_since_action(self) -> bool:
+        """Whether the page sent anything to the server after the last mouse-up or upload."""
+        return await self.page.evaluate("() => window.__sends.some(t => t >= (window.__action ?? Infinity))")
+
     async def clear_canvas(self) -> None:
         """Press "Clear the canvas" and wait until the answers are gone. The old canvas is marked, because it
         can stay in the page for a moment beside the fresh one."""
@@ -249,19 +271,22 @@ class AppPage:
 
     # -- answers ---------------------------------------------------------------------------------------------
     async def answers(
-        self, count: int, pattern: str, complete: bool = False, polling: float | str = "raf"
+        self, count: int, pattern: str, complete: bool = False, polling: float | str = "raf",
+        timeout_s: float = WAIT_S,
     ) -> Answers:
-        """Wait until ``count`` metrics all match ``pattern`` (and, if ``complete``, the page is fully drawn).
-        Times are from the last action (mouse-up or upload); raises PageTrouble if an error shows instead."""
+        """Wait up to ``timeout_s`` until ``count`` metrics all match ``pattern`` (and, if ``complete``, the page
+        is fully drawn). Times are from the last action (mouse-up or upload); raises PageTrouble if an error
+        shows instead, TimeoutError if nothing does."""
         from playwright.async_api import TimeoutError as PlaywrightTimeout
 
         script = ANSWERS_COMPLETE if complete else ANSWERS
         args = [count, pattern, ", ".join(TROUBLE.values())]
         try:
-            handle = await self.page.wait_for_function(script, arg=args, polling=polling)
+            handle = await self.page.wait_for_function(script, arg=args, polling=polling, timeout=timeout_s * 1000)
         except PlaywrightTimeout:
             shown = await self.page.locator(METRIC_VALUE).all_inner_texts()
-            raise TimeoutError(f"no {count} answers like {pattern} in {WAIT_S:.0f} s; the page shows {shown}") from None
+            raise TimeoutError(f"no {count} answers like {pattern} in {timeout_s:.0f} s; the page shows {shown}") \
+                from None
         found: dict[str, Any] = await handle.json_value()
         if "trouble" in found:
             raise PageTrouble(f"error shown instead of the answers: {found['trouble']!r}")
@@ -273,9 +298,9 @@ class AppPage:
             next((t for t in sends if t >= action), math.nan) - action,
         )
 
-    async def digits(self, complete: bool = False, polling: float | str = "raf") -> Answers:
+    async def digits(self, complete: bool = False, polling: float | str = "raf", timeout_s: float = WAIT_S) -> Answers:
         """The three digit models' answers, once they are all on screen."""
-        return await self.answers(N_DIGIT_MODELS, "^[0-9]$", complete, polling)
+        return await self.answers(N_DIGIT_MODELS, "^[0-9]$", complete, polling, timeout_s)
 
     async def metric_labels(self) -> list[str]:
         return [t.strip() for t in await self.page.locator(f"{METRIC} {METRIC_LABEL}").all_inner_texts()]

@@ -6,8 +6,10 @@ concurrently from one asyncio loop. Each user opens the draw page, draws one dig
 for the three answers; then follows the sidebar to "Cat or dog?" (same session), uploads one of the bundled
 photos and waits for cat or dog. A user must see the right answers: the digit it drew from every model,
 and for the photo the class it shows (only photos the model classifies right are used), so an answer lost
-or crossed with another user's is caught. Latency is from the action (mouse lifted, file handed over) to
-the answers in the page: websocket round trip, script rerun, models and rendering.
+or crossed with another user's is caught. A stroke the starved page never sent to the server is drawn again
+once (``strokes_redrawn``; see browser.STROKE_SENT_S); an answer to a stroke that was sent is waited for.
+Latency is from the action (mouse lifted, file handed over) to the answers in the page: websocket round trip,
+script rerun, models and rendering.
 """
 
 from __future__ import annotations
@@ -47,12 +49,14 @@ def photos_read_right() -> dict[Path, str]:
 
 @dataclass
 class UserOutcome:
-    """What one user saw: latency per action (ms), the answers, page reloads, and every problem."""
+    """What one user saw: latency per action (ms), the answers, page reloads, strokes drawn again, and every
+    problem."""
 
     index: int
     latencies_ms: dict[str, float] = field(default_factory=dict)
     answers: dict[str, Any] = field(default_factory=dict)
     reloads: int = 0
+    redraws: int = 0
     errors: list[str] = field(default_factory=list)
 
 
@@ -89,6 +93,7 @@ class LoadReport:
             "errors": len(self.errors),
             "lost_results": self.lost,
             "page_reloads": sum(u.reloads for u in self.users),
+            "strokes_redrawn": sum(u.redraws for u in self.users),
             **percentiles(every),
             **{a: {"n": len(self.latencies(a)), **percentiles(self.latencies(a))} for a in ACTIONS},
             "server_rss_mb": self.server_rss_mb,
@@ -102,8 +107,7 @@ class LoadReport:
 
 async def _draw(user: AppPage, outcome: UserOutcome) -> None:
     digit = list(STROKES)[outcome.index % len(STROKES)]
-    await user.draw(digit)
-    answers = await user.digits(polling=100)  # 20 pages polling every frame would add to the load
+    answers = await user.draw_and_read(digit, polling=100)  # 20 pages polling every frame would add to the load
     outcome.latencies_ms["draw"] = answers.shown_ms
     outcome.answers["draw"] = {"drawn": digit, "read_as": answers.values}
     if answers.values != [digit] * len(answers.values):
@@ -135,7 +139,7 @@ async def run_user(browser: Any, base_url: str, index: int, photos: dict[Path, s
             await _upload(user, outcome, photos)
             await user.wait_ready()
             outcome.errors += [f"upload: {problem}" for problem in await user.trouble()]
-            outcome.reloads = user.reloads
+            outcome.reloads, outcome.redraws = user.reloads, user.redraws
     except Exception as e:  # noqa: BLE001 - every failure is a finding for the report
         outcome.errors.append(f"{step}: {type(e).__name__}: {str(e).splitlines()[0][:200]}")
     return outcome

@@ -42,6 +42,8 @@ def test_twenty_users_draw_and_upload_at_once(tmp_path: Path) -> None:
         log.read_text()[-3000:]
     )
     assert figures["users"] == USERS_NOW and figures["errors"] == 0 and figures["lost_results"] == 0
+    # 20 pages on 2 busy cores may drop a stroke before sending it (drawn again once); more means lost strokes
+    assert figures["strokes_redrawn"] <= 2, f"{figures['strokes_redrawn']} strokes never left the page"
     for action in ("draw", "upload"):
         assert figures[action]["n"] == USERS_NOW
         assert_measured(figures[action]["p50_ms"])
