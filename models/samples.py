@@ -5,7 +5,7 @@
 - ``samples/mnist_train_subset.npz``: 10,000 MNIST training digits (the first 1,000 of each class, in a fixed
   shuffled order), with labels and their indices in the MNIST training set: what the live trainer learns
   from when the full MNIST is absent.
-- ``samples/pets/<class>.<id>.jpg``: 10 validation photos of the cats-vs-dogs set, bytes unchanged.
+- ``samples/pets/<class>.<id>.jpg``: 5 validation photos of the cats-vs-dogs set, bytes unchanged.
 All are rebuilt by ``python -m training.make_samples``.
 """
 
