@@ -10,6 +10,7 @@ their own, so their controls rerun only themselves.
 from __future__ import annotations
 
 import secrets
+import time
 
 import numpy as np
 import streamlit as st
@@ -18,7 +19,7 @@ from streamlit.delta_generator import DeltaGenerator
 from app import train_page
 from app.feedback_page import feedback_store, saving_problem
 from app.logic.activations import activation_grids
-from app.logic.charts import probability_chart
+from app.logic.charts import probability_frame, probability_spec
 from app.logic.digits import (
     DigitResult,
     confidence_text,
@@ -51,6 +52,7 @@ SOURCES = ("Draw", "Pick a real MNIST digit", "Upload a picture")
 # The "Bend the digit" sliders: key -> value that changes nothing (the erase patch has size 0).
 BEND_DEFAULTS = {"bend_dx": 0, "bend_dy": 0, "bend_angle": 0, "bend_scale": 1.0, "bend_thickness": 0,
                  "bend_noise": 0.0, "bend_erase": 0, "bend_erase_row": 10, "bend_erase_col": 10}
+ANSWERS_HEAD_START_S = 0.025  # the answers' lead over the chart below them: ~60 ms sooner on screen on 2 cores
 SALIENCY_METHODS = {"gradient_x_input": "gradient × input", "integrated_gradients": "integrated gradients"}
 
 
@@ -119,6 +121,11 @@ def _upload_input(models: dict[str, Classifier], settings: Bend) -> DigitResult 
     return result
 
 
+def _probability_chart(probabilities: dict[str, np.ndarray]) -> None:
+    """Every model's probability for every digit (name -> float (10,)), as grouped bars; all zeros: the frame."""
+    st.vega_lite_chart(probability_frame(probabilities), probability_spec(tuple(probabilities)), key="probabilities")
+
+
 def _show_predictions(result: DigitResult) -> None:
     for column, p in zip(st.columns(len(result.predictions)), result.predictions):
         if p.is_digit:
@@ -140,7 +147,11 @@ def _show_predictions(result: DigitResult) -> None:
         st.success(result.verdict(), icon=":material/check_circle:")
     else:
         st.warning(result.verdict(), icon=":material/help:")
-    st.altair_chart(probability_chart({p.name: p.probabilities for p in result.predictions}), key="probabilities")
+    # Let the answers reach the screen before the chart: Streamlit's server sends queued elements every 10 ms
+    # from another thread, which this script's Python work would hold up (the GIL), and the browser draws an
+    # answer that arrives together with the chart only once the chart is drawn too.
+    time.sleep(ANSWERS_HEAD_START_S)
+    _probability_chart({p.name: p.probabilities for p in result.predictions})
     st.caption(
         "Each model's probability for every digit, side by side. A tall bar means the model is sure; bars spread "
         "over several digits mean it hesitates. The probabilities are calibrated: of all the answers given with "
@@ -155,28 +166,35 @@ def _reset_bend() -> None:
         st.session_state[key] = value
 
 
-def _bend_controls() -> tuple[Bend, DeltaGenerator]:
-    """The "Bend the digit" sliders -> their Bend (the defaults change nothing), and the expander, where the
-    page shows the bent digit once it exists."""
+def _bend_settings() -> Bend:
+    """The Bend that the "Bend the digit" sliders hold (the defaults change nothing). Read from the session
+    state, where Streamlit keeps each keyed widget's value, so the answers can be drawn before the sliders."""
     for key, value in BEND_DEFAULTS.items():  # the widgets take their start (and reset) values from here
         st.session_state.setdefault(key, value)
-    box = st.expander("Bend the digit", icon=":material/transform:")
+    get = st.session_state.__getitem__
+    size = get("bend_erase")
+    return Bend((get("bend_dy"), get("bend_dx")), float(get("bend_angle")), float(get("bend_scale")),
+                get("bend_thickness"), float(get("bend_noise")),
+                (get("bend_erase_row"), get("bend_erase_col"), size) if size else None)
+
+
+def _bend_controls(box: DeltaGenerator) -> None:
+    """The "Bend the digit" sliders, in ``box``; their values are read by _bend_settings."""
     a, b = box.columns(2)
-    dx = a.slider("Shift right (px)", -8, 8, key="bend_dx", help="Negative: to the left.")
-    dy = b.slider("Shift down (px)", -8, 8, key="bend_dy", help="Negative: up.")
-    angle = a.slider("Rotate (°)", -180, 180, step=5, key="bend_angle",
-                     help="Counter-clockwise, about the digit's centre of mass.")
-    factor = b.slider("Scale", 0.5, 1.5, step=0.05, key="bend_scale", help="About the digit's centre of mass.")
-    thickness = a.slider("Thicker strokes (px)", -2, 3, key="bend_thickness",
-                         help="Pixels added to every side of the strokes; negative thins them.")
-    sigma = b.slider("Noise", 0.0, 0.5, step=0.05, key="bend_noise",
-                     help="Standard deviation of random noise added to every pixel (0 to 1 is black to white).")
+    a.slider("Shift right (px)", -8, 8, key="bend_dx", help="Negative: to the left.")
+    b.slider("Shift down (px)", -8, 8, key="bend_dy", help="Negative: up.")
+    a.slider("Rotate (°)", -180, 180, step=5, key="bend_angle", help="Counter-clockwise, about the digit's centre "
+             "of mass.")
+    b.slider("Scale", 0.5, 1.5, step=0.05, key="bend_scale", help="About the digit's centre of mass.")
+    a.slider("Thicker strokes (px)", -2, 3, key="bend_thickness",
+             help="Pixels added to every side of the strokes; negative thins them.")
+    b.slider("Noise", 0.0, 0.5, step=0.05, key="bend_noise",
+             help="Standard deviation of random noise added to every pixel (0 to 1 is black to white).")
     size = a.slider("Erase a patch (px)", 0, 14, key="bend_erase", help="Side of a black square painted over "
                     "the digit; 0 erases nothing.")
-    row = b.slider("Patch top", 0, 27, key="bend_erase_row", disabled=size == 0)
-    col = b.slider("Patch left", 0, 27, key="bend_erase_col", disabled=size == 0)
+    b.slider("Patch top", 0, 27, key="bend_erase_row", disabled=size == 0)
+    b.slider("Patch left", 0, 27, key="bend_erase_col", disabled=size == 0)
     a.button("Reset", on_click=_reset_bend, key="bend_reset", icon=":material/restart_alt:")
-    return Bend((dy, dx), float(angle), float(factor), thickness, float(sigma), (row, col, size) if size else None), box
 
 
 def _show_what_model_sees(result: DigitResult, bent: bool) -> None:
@@ -318,31 +336,39 @@ def _feedback(models: dict[str, Classifier], result: DigitResult, bent: bool) ->
 
 @st.fragment
 def _lab(models: dict[str, Classifier]) -> None:
-    """Everything that depends on the digit: a stroke, a slider or another sample reruns only this."""
+    """Everything that depends on the digit: a stroke, a slider or another sample reruns only this.
+
+    The answers are sent to the browser as early as the script allows: every element sent before them is one
+    more redraw of the page in the browser (~20 ms each on a 2-core CPU) before they show. So the sliders under
+    the canvas are drawn after the answers, into a place kept for them, and read from the session state first.
+    """
     left, right = st.columns([2, 3], gap="large")
     with left:
         source = st.radio("Input", SOURCES, horizontal=True, key="digit_source", label_visibility="collapsed")
-        inputs = st.container()  # above the bend sliders, filled once they are read
-        settings, bend_box = _bend_controls()
-        with inputs:
-            result = {SOURCES[0]: _draw_input, SOURCES[1]: _sample_input, SOURCES[2]: _upload_input}[source](
-                models, settings)
-        bent = settings != Bend()
-        if result is not None and bent:
-            bend_box.image(grey_to_rgb(result.digit), caption="The bent digit: what every model reads", width=140)
+        inputs = st.container()
+        bend_box = st.expander("Bend the digit", icon=":material/transform:")
+    settings = _bend_settings()
+    bent = settings != Bend()
+    with inputs:
+        result = {SOURCES[0]: _draw_input, SOURCES[1]: _sample_input, SOURCES[2]: _upload_input}[source](
+            models, settings)
     with right:
-        if result is None:
-            if source == SOURCES[0]:
-                st.info("Draw a digit from 0 to 9 on the black square: the predictions appear as soon as you lift "
-                        "the pen.", icon=":material/gesture:")
-                # The empty frame of the chart (no bars) also makes the browser load its chart code now rather
-                # than after the first stroke, which takes ~0.3 s off the first prediction.
-                empty = {clf.name: np.zeros(10) for clf in models.values()}
-                st.altair_chart(probability_chart(empty), key="probabilities")
-                st.caption("Each model's probability for every digit will appear here, side by side.")
-            return
-        _show_predictions(result)
-        if source == SOURCES[0]:
+        if result is not None:
+            _show_predictions(result)
+        elif source == SOURCES[0]:
+            st.info("Draw a digit from 0 to 9 on the black square: the predictions appear as soon as you lift "
+                    "the pen.", icon=":material/gesture:")
+            # The empty frame of the chart (no bars) also makes the browser load its chart code now rather
+            # than after the first stroke, which takes ~0.3 s off the first prediction.
+            _probability_chart({clf.name: np.zeros(10) for clf in models.values()})
+            st.caption("Each model's probability for every digit will appear here, side by side.")
+    _bend_controls(bend_box)
+    if result is None:
+        return
+    if bent:
+        bend_box.image(grey_to_rgb(result.digit), caption="The bent digit: what every model reads", width=140)
+    if source == SOURCES[0]:
+        with right:
             _feedback(models, result, bent)
     _show_what_model_sees(result, bent)
     _show_inside(models, result)

@@ -366,6 +366,11 @@ def test_charts_build(digit_classifiers, digit_sample) -> None:
     spec = chart.to_dict()
     rows = next(iter(spec["datasets"].values()))
     assert len(rows) == 30 and {r["model"] for r in rows} == {"NumPy MLP", "PyTorch MLP", "CNN"}
+    # The draw page's ready spec: the same chart without its data, which the page passes beside it
+    ready = charts.probability_spec(tuple(p.name for p in result.predictions))
+    assert ready == {k: v for k, v in spec.items() if k not in ("data", "datasets")}
+    frame = charts.probability_frame({p.name: p.probabilities for p in result.predictions})
+    assert frame.to_dict("records") == rows
     predictions = galleries.sample_predictions(digit_classifiers, images_)
     sample_reports = galleries.sample_reports(predictions, labels)
     confusion = charts.confusion_chart(np.asarray(sample_reports["CNN"]["confusion_matrix"]),

@@ -42,7 +42,7 @@ def seven() -> np.ndarray:
 
 def probabilities(at: AppTest) -> dict[str, np.ndarray]:
     """Model name -> the 10 probabilities drawn in the probability chart (the page's first chart)."""
-    data = at.get("vega_lite_chart")[0].proto.datasets[0].data.data
+    data = at.get("vega_lite_chart")[0].proto.data.data
     frame = pa.ipc.open_stream(data).read_pandas()
     return {name: group.sort_values("digit")["probability"].to_numpy() for name, group in frame.groupby("model")}
 

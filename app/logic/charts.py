@@ -1,4 +1,5 @@
-"""Altair charts for the pages (built here, drawn with ``st.altair_chart``), readable in light and dark themes.
+"""Altair charts for the pages (built here, drawn with ``st.altair_chart``; the draw page's probability chart
+as a ready Vega-Lite spec), readable in light and dark themes.
 
 Colours come from Streamlit's theme (the charts set none of their own) except the confusion matrix, whose
 cell text switches between black and white with the cell colour.
@@ -6,11 +7,25 @@ cell text switches between black and white with the cell colour.
 
 from __future__ import annotations
 
+import copy
+import functools
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import altair as alt
 import numpy as np
 import pandas as pd
+
+
+def probability_frame(probabilities: Mapping[str, np.ndarray]) -> pd.DataFrame:
+    """probabilities: model name -> float (10,) -> one row per (model, digit): the probability chart's data."""
+    return pd.DataFrame(
+        [
+            {"digit": str(d), "model": name, "probability": float(p[d])}
+            for name, p in probabilities.items()
+            for d in range(len(p))
+        ]
+    )
 
 
 def probability_chart(probabilities: Mapping[str, np.ndarray]) -> alt.Chart:
@@ -18,16 +33,9 @@ def probability_chart(probabilities: Mapping[str, np.ndarray]) -> alt.Chart:
 
     probabilities: model name -> float (10,). All zeros draws the empty frame shown before the first drawing.
     """
-    data = pd.DataFrame(
-        [
-            {"digit": str(d), "model": name, "probability": float(p[d])}
-            for name, p in probabilities.items()
-            for d in range(len(p))
-        ]
-    )
     order = list(probabilities)
     return (
-        alt.Chart(data)
+        alt.Chart(probability_frame(probabilities))
         .mark_bar()
         .encode(
             x=alt.X("digit:N", title="digit", axis=alt.Axis(labelAngle=0)),
@@ -38,6 +46,21 @@ def probability_chart(probabilities: Mapping[str, np.ndarray]) -> alt.Chart:
         )
         .properties(height=260)
     )
+
+
+def probability_spec(models: tuple[str, ...]) -> dict[str, Any]:
+    """The probability chart for these models as a Vega-Lite spec without its data, for ``st.vega_lite_chart(
+    probability_frame(...), spec)``. Built once per set of models, since Altair's checks take ~15 ms of Python
+    per chart and the draw page redraws this chart on every stroke (see app/draw_page.py); each call gets its own
+    copy (~0.03 ms), as Streamlit edits the spec it is given (a legend title None becomes " ")."""
+    return copy.deepcopy(_probability_spec(models))
+
+
+@functools.cache
+def _probability_spec(models: tuple[str, ...]) -> dict[str, Any]:
+    spec = probability_chart({name: np.zeros(10) for name in models}).to_dict()
+    del spec["datasets"], spec["data"]
+    return spec
 
 
 def class_probability_chart(class_names: Sequence[str], probabilities: np.ndarray) -> alt.Chart:
