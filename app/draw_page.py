@@ -52,7 +52,7 @@ SOURCES = ("Draw", "Pick a real MNIST digit", "Upload a picture")
 # The "Bend the digit" sliders: key -> value that changes nothing (the erase patch has size 0).
 BEND_DEFAULTS = {"bend_dx": 0, "bend_dy": 0, "bend_angle": 0, "bend_scale": 1.0, "bend_thickness": 0,
                  "bend_noise": 0.0, "bend_erase": 0, "bend_erase_row": 10, "bend_erase_col": 10}
-ANSWERS_HEAD_START_S = 0.025  # the answers' lead over the chart below them: ~60 ms sooner on screen on 2 cores
+ANSWERS_HEAD_START_S = 0.025  # the answers' lead over the chart below them (see _show_predictions)
 SALIENCY_METHODS = {"gradient_x_input": "gradient × input", "integrated_gradients": "integrated gradients"}
 
 
@@ -183,8 +183,8 @@ def _bend_controls(box: DeltaGenerator) -> None:
     a, b = box.columns(2)
     a.slider("Shift right (px)", -8, 8, key="bend_dx", help="Negative: to the left.")
     b.slider("Shift down (px)", -8, 8, key="bend_dy", help="Negative: up.")
-    a.slider("Rotate (°)", -180, 180, step=5, key="bend_angle", help="Counter-clockwise, about the digit's centre "
-             "of mass.")
+    a.slider("Rotate (°)", -180, 180, step=5, key="bend_angle",
+             help="Counter-clockwise, about the digit's centre of mass.")
     b.slider("Scale", 0.5, 1.5, step=0.05, key="bend_scale", help="About the digit's centre of mass.")
     a.slider("Thicker strokes (px)", -2, 3, key="bend_thickness",
              help="Pixels added to every side of the strokes; negative thins them.")
