@@ -15,7 +15,7 @@ from models.samples import pet_examples
 from tests.conftest import PET_CHECKPOINT
 
 VAL_TARGET = 0.90
-TEST_FLOOR = 0.96  # issue 10 aims at 97.5% on test; the shipped model must not fall below this
+TEST_FLOOR = 0.97  # issue 10 aims at 97.5% on test; the shipped model (97.25%) must not fall below this
 
 
 def photos() -> list[np.ndarray]:

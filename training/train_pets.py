@@ -60,11 +60,12 @@ def make_prepare(generator: torch.Generator, size: int):
 
 
 def add_arguments(p: argparse.ArgumentParser, model: str = "pet_cnn") -> None:
-    add_common_args(p, model=model, epochs=56, batch_size=64, lr=2e-3, download=False)
+    add_common_args(p, model=model, epochs=36, batch_size=64, lr=2e-3, download=False)
     p.add_argument("--image-size", type=int, default=128, help="side of the square network input (default 128)")
     p.add_argument("--sizes", type=int, nargs="+", default=[96, 112],
                    help="training crop sides, each for an equal share of the epochs, in order (default 96 112)")
-    p.add_argument("--channels", type=int, nargs="+", default=[32, 64, 128, 256], help="conv widths per block")
+    p.add_argument("--channels", type=int, nargs="+", default=[48, 96, 192, 384],
+                   help="conv widths per block (default 48 96 192 384)")
     p.add_argument("--dropout", type=float, default=0.3, help="dropout before the classifier (default 0.3)")
     p.add_argument("--weight-decay", type=float, default=0.05, help="AdamW weight decay (default 0.05)")
     p.add_argument("--label-smoothing", type=float, default=0.1, help="label smoothing (default 0.1)")
