@@ -355,7 +355,8 @@ def test_first_layer_weights(digit_classifiers) -> None:
 
 
 def test_pet_first_layer_filters_are_rgb(pet_clf) -> None:
-    assert weights.first_layer_weights(pet_clf).shape == (32, 3, 3, 3)
+    # one 3x3 RGB filter per channel of the first block, however wide the shipped network is
+    assert weights.first_layer_weights(pet_clf).shape == (pet_clf.model.config.channels[0], 3, 3, 3)
 
 
 # --- charts ---------------------------------------------------------------------------------------------
