@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -51,6 +52,18 @@ def figure(name: str, times_ms: list[float]) -> dict[str, Any]:
         out["budget_ms"] = BUDGETS_MS[name]
         out["within_budget"] = median <= BUDGETS_MS[name]
     return out
+
+
+def timed_ms(fn: Callable[[], Any], runs: int, warmup: int = 0) -> list[float]:
+    """Wall time in milliseconds of each of ``runs`` calls of ``fn()``, after ``warmup`` untimed ones."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - started) * 1000)
+    return times
 
 
 def not_measured(name: str, why: str) -> dict[str, Any]:
@@ -99,20 +112,12 @@ def lab_server(repeats: int) -> dict[str, dict[str, Any]]:
     subset; a few runs, each an epoch)."""
     from app.logic.digits import predict_digit
     from app.logic.lab import attack_digit, consensus, saliency_maps
-    from app.logic.live_training import LiveRun, TrainingSettings, training_data
+    from app.logic.live_training import one_epoch, training_data
     from models.perturb import Bend
 
     models, digit = _digit_models()
     settings = Bend(shift=(1, -2), angle=20, scale=0.9, thickness=1, noise=0.1, erase=(4, 4, 6))
     result = predict_digit(models, digit)
-
-    def timed_ms(fn: Any, runs: int) -> list[float]:
-        times = []
-        for _ in range(runs):
-            t0 = time.perf_counter()
-            fn()
-            times.append((time.perf_counter() - t0) * 1000)
-        return times
 
     training_data()  # loaded once per server, before any run: not part of an epoch
     epochs = max(1, repeats // 25)
@@ -121,8 +126,7 @@ def lab_server(repeats: int) -> dict[str, dict[str, Any]]:
         "attack_server": figure("attack_server", timed_ms(
             lambda: attack_digit(models, digit, "digit_cnn", "pgd", 0.1, consensus(result)), max(3, repeats // 5))),
         "saliency_server": figure("saliency_server", timed_ms(lambda: saliency_maps(models, result), repeats)),
-        "live_epoch": figure("live_epoch", timed_ms(
-            lambda: LiveRun(TrainingSettings(epochs=1), "benchmark").run_here(), epochs)),
+        "live_epoch": figure("live_epoch", timed_ms(one_epoch, epochs)),
     }
 
 

@@ -41,13 +41,7 @@ THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUM
 
 def timed(fn: Callable[[], Any], repeats: int, warmup: int = 2) -> dict[str, float]:
     """Median and minimum wall time (seconds) of ``fn()`` over ``repeats`` runs after ``warmup`` runs."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
+    times = [ms / 1000 for ms in latency.timed_ms(fn, repeats, warmup)]
     return {"median_s": statistics.median(times), "min_s": min(times), "repeats": repeats}
 
 

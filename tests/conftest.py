@@ -54,6 +54,15 @@ def data_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def not_pet_photo(data_dir: Path) -> Path:
+    """The held-out photo of something else (first by path of the not-pets test split) that the pets-page
+    tests show: a category no training or threshold saw."""
+    from training.pet_data import not_pet_files
+
+    return Path(not_pet_files(data_dir, "test")[0])
+
+
+@pytest.fixture(scope="session")
 def digit_sample() -> tuple[np.ndarray, np.ndarray]:
     images, labels, _ = load_digit_sample()
     return images, labels

@@ -26,7 +26,6 @@ from models.samples import load_digit_sample, pet_examples
 from tests.app_helpers import draw_on_canvas, stroke_canvas
 from tests.conftest import ROOT, require
 
-NOT_A_PET = 0  # which held-out non-pet test photo the pets page is shown (sorted by path)
 TIMEOUT = 120  # the first run of a page loads models and scores the sample set on a busy 2-core machine
 
 
@@ -239,18 +238,17 @@ def test_pets_page_uploads(pet_checkpoint: Path, fmt: str) -> None:
     assert metrics(at)["Cats-vs-dogs CNN"] == pet_examples()[0][1]  # the photo's own label, in any format
 
 
-def test_pets_page_says_neither_for_a_photo_of_something_else(pet_checkpoint: Path, data_dir: Path) -> None:
+def test_pets_page_says_neither_for_a_photo_of_something_else(pet_checkpoint: Path, not_pet_photo: Path) -> None:
     """A held-out photo of another kind of thing (no training or threshold saw its category) gets "Neither?" and
     the plain-words warning instead of a confident cat or dog; a cat photo after it gets "cat" and no warning."""
     from models import load_classifier
-    from training.pet_data import not_pet_files
 
-    other = Path(not_pet_files(data_dir, "test")[NOT_A_PET])
     clf = load_classifier(pet_checkpoint)
-    assert clf.unknown_score([load_photo(other.read_bytes())])[0] > clf.unknown_threshold, other  # the model refuses it
+    score = clf.unknown_score([load_photo(not_pet_photo.read_bytes())])[0]
+    assert score > clf.unknown_threshold, not_pet_photo  # the model refuses it
     at = page("pets_page").run()
     at.radio(key="pet_source").set_value("Upload a photo").run()
-    at.file_uploader(key="pet_upload").upload(other.name, other.read_bytes(), "image/jpeg").run()
+    at.file_uploader(key="pet_upload").upload(not_pet_photo.name, not_pet_photo.read_bytes(), "image/jpeg").run()
     assert not at.exception and metrics(at) == {clf.name: "Neither?"}
     assert "Neither a cat nor a dog?" in texts(at.warning)
     cat = next(path for path, label in pet_examples() if label == "cat")

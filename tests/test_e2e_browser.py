@@ -99,19 +99,17 @@ def test_uploaded_photo_is_classified_right(app_url: str, pet_classifier) -> Non
     asyncio.run(scenario())
 
 
-def test_photo_of_something_else_is_neither_a_cat_nor_a_dog(app_url: str, pet_classifier, data_dir: Path) -> None:
+def test_photo_of_something_else_is_neither_a_cat_nor_a_dog(app_url: str, pet_classifier, not_pet_photo: Path) -> None:
     """A held-out photo of another kind of thing (a category no training or threshold saw): the page says
     "Neither?" in the answer's place, with the warning in plain words."""
     from models.preprocessing import load_photo
-    from training.pet_data import not_pet_files
 
-    photo = Path(not_pet_files(data_dir, "test")[0])
-    assert pet_classifier.unknown_score([load_photo(photo.read_bytes())])[0] > pet_classifier.unknown_threshold
+    assert pet_classifier.unknown_score([load_photo(not_pet_photo.read_bytes())])[0] > pet_classifier.unknown_threshold
 
     async def scenario() -> None:
         async with chromium() as browser, app_page(browser, app_url) as user:
             await user.go_to("pets")
-            answers = await user.upload_photo(photo, answer="^Neither\\?$")
+            answers = await user.upload_photo(not_pet_photo, answer="^Neither\\?$")
             assert answers.values == ["Neither?"]
             await user.page.get_by_text("Neither a cat nor a dog?").wait_for()
             assert await user.trouble() == []
