@@ -195,3 +195,33 @@ def test_evaluate_cli_saves_the_report_beside_the_checkpoint(tmp_path: Path, dig
 def test_evaluate_help_explains_save() -> None:
     result = run_cli("training.evaluate", "--help")
     assert result.returncode == 0 and "--save" in result.stdout and "eval.json" in result.stdout
+
+
+def test_turned_outliers_are_turned_or_mirrored_copies_without_repeats() -> None:
+    from training.not_digits import turned
+
+    images = np.random.default_rng(0).integers(0, 256, (7, 28, 28), dtype=np.uint8)  # no symmetry: 35 copies
+    copies = {bytes(np.ascontiguousarray(t)) for im in images for t in
+              [*(np.rot90(im, k) for k in (1, 2, 3)), im[:, ::-1], im[::-1, :]]}
+    out = turned(images, 20, seed=3)
+    assert out.shape == (20, 28, 28) and out.dtype == np.uint8
+    made = [bytes(im) for im in out]
+    assert len(set(made)) == 20 and set(made) <= copies
+    assert not set(made) & {bytes(im) for im in images}  # never an unturned original
+    assert {bytes(im) for im in turned(images, 1000, seed=3)} == copies  # at most five per drawing, each once
+    np.testing.assert_array_equal(turned(images, 20, seed=3), out)  # seeded
+
+
+def test_turned_outliers_flag_adds_that_many_non_digits(data_dir: Path) -> None:
+    from training.digit_data import NOT_A_DIGIT, data_from_args
+    from training.train import build_parser
+
+    def non_digits(*flags: str) -> int:
+        args = build_parser("torch_mlp").parse_args(["torch_mlp", "--limit", "64", "--data-dir", str(data_dir),
+                                                     *flags])
+        return int((data_from_args(args).train[1] == NOT_A_DIGIT).sum())
+
+    plain = non_digits("--turned-outliers", "0")
+    assert plain > 0
+    assert non_digits("--turned-outliers", "50") == plain + 50
+    assert non_digits("--no-outliers", "--turned-outliers", "50") == 0

@@ -27,10 +27,11 @@ from training.cache import cached, parallel_map
 from training.calibrate import calibrate
 from training.cli import fail
 from training.mnist_data import load_splits
-from training.not_digits import not_digits
+from training.not_digits import not_digits, turned
 from training.strokes import redraw
 
 NOT_A_DIGIT = 10  # the reject output's label: it comes after the ten digit classes
+TURNED_OUTLIERS = 60_000  # turned and mirrored copies of the training non-digits (training/not_digits.turned)
 CACHE_VERSION = 1  # bump when the drawing code changes, so cached drawings are remade
 HOLD_OUT_ONE_IN = 5  # one visitor drawing in five is kept out of training, for evaluating on drawings
 
@@ -62,6 +63,9 @@ def add_data_args(p: argparse.ArgumentParser) -> None:
     """The digit CLIs' flags for what to learn from besides MNIST."""
     p.add_argument("--outliers", action=argparse.BooleanOptionalAction, default=True,
                    help="train a 'not a digit' output on drawings that are not digits (default on)")
+    p.add_argument("--turned-outliers", type=int, default=TURNED_OUTLIERS, metavar="N",
+                   help="also train on N turned or mirrored copies of those drawings, still not digits "
+                   f"(default {TURNED_OUTLIERS:,}; at most five per drawing; 0 = none)")
     p.add_argument("--extra-data", metavar="SOURCE", default=None,
                    help="also train on visitors' drawings: a feedback database URL, or a folder written by "
                    "`python -m training.feedback export` (idx, plus imagefolder for 'not a digit'); one in five "
@@ -88,14 +92,17 @@ def unknown(data_dir: Path, split: str, limit: int | None) -> np.ndarray:
 
 
 def load_digit_data(data_dir: Path, download: bool = False, limit: int | None = None,
-                    outliers: bool = True) -> DigitData:
-    """The data of a digit model; with ``outliers=False`` plain MNIST (no drawings, no "not a digit")."""
+                    outliers: bool = True, turned_outliers: int = TURNED_OUTLIERS) -> DigitData:
+    """The data of a digit model; with ``outliers=False`` plain MNIST (no drawings, no "not a digit").
+    ``turned_outliers``: how many turned or mirrored copies of the training non-digits to add."""
     splits = load_splits(data_dir, download, limit)
     (x, y), (xv, yv) = splits["train"], splits["val"]
     if not outliers:
         empty = np.zeros((0, 28, 28), np.uint8)
         return DigitData((x, y), (xv, yv), splits["test"], empty, empty)
     drawn, foreign = redrawn(x, seed=0), unknown(data_dir, "train", limit)
+    if turned_outliers:
+        foreign = np.concatenate([foreign, turned(foreign, turned_outliers, seed=0)])
     train_x = np.concatenate([x, drawn, foreign])
     train_y = np.concatenate([y, y, np.full(len(foreign), NOT_A_DIGIT)])
     return DigitData((train_x, train_y), (xv, yv), splits["test"], redrawn(xv, seed=1),
@@ -106,7 +113,8 @@ def data_from_args(args: argparse.Namespace) -> DigitData:
     """load_digit_data for a training CLI's flags, with --extra-data's training slice, or exit with the
     data message."""
     try:
-        data = load_digit_data(resolve_data_dir(args.data_dir), args.download, args.limit, args.outliers)
+        data = load_digit_data(resolve_data_dir(args.data_dir), args.download, args.limit, args.outliers,
+                               args.turned_outliers)
         if not args.extra_data:
             return data
         split = extra_data(args.extra_data)

@@ -99,6 +99,19 @@ def omniglot_characters(data_dir: Path, alphabets: tuple[str, ...]) -> np.ndarra
     return np.stack(glyphs) if glyphs else np.zeros((0, 105, 105), np.uint8)
 
 
+def turned(images: np.ndarray, count: int, seed: int) -> np.ndarray:
+    """``count`` copies of non-digit drawings (uint8 (N, 28, 28)) turned a quarter, a half or three quarters,
+    or mirrored left-right or upside-down, drawn at random without repeats (at most 5 N).
+
+    A turned letter or doodle is still not a digit, so these widen what "not a digit" covers without ever
+    labelling a digit wrong (a turned *digit* could be one: a 6 is a 9 upside-down, and none is made here).
+    """
+    copies = [np.rot90(images, k, axes=(1, 2)) for k in (1, 2, 3)] + [images[:, :, ::-1], images[:, ::-1, :]]
+    pool = np.concatenate(copies)  # (5 N, 28, 28)
+    pick = np.random.default_rng(seed).permutation(len(pool))[:count]
+    return np.ascontiguousarray(pool[np.sort(pick)])
+
+
 def not_digits(data_dir: Path, split: str, limit: int | None = None) -> dict[str, np.ndarray]:
     """The ``split`` ("train", "val" or "test") as {source: uint8 (N, 28, 28) drawings}, each preprocessed
     like a canvas drawing, at most ``limit`` per source. Seeded: a split always gives the same pictures."""
