@@ -59,7 +59,7 @@ def add_arguments(p: argparse.ArgumentParser, model_name: str) -> None:
     p.add_argument("--weight-decay", type=float, default=0.0 if model_name == "torch_mlp" else 5e-4,
                    help="L2 (MLP) or decoupled weight decay (CNN)")
     if model_name == "torch_mlp":
-        p.add_argument("--hidden", type=int, nargs="+", default=[512, 256], help="hidden widths (default 512 256)")
+        p.add_argument("--hidden", type=int, nargs="+", default=[1024, 1024], help="hidden widths (default 1024 1024)")
         p.add_argument("--max-shift", type=int, default=2, help="random translation in pixels (default 2)")
     else:
         p.add_argument("--channels", type=int, nargs="+", default=[32, 64, 128], help="conv widths per block")

@@ -37,7 +37,8 @@ def train_one_epoch(model: NumpyMLP, optimizer: Adam, images: np.ndarray, labels
 
 def add_arguments(p: argparse.ArgumentParser, model: str = "numpy_mlp") -> None:
     add_common_args(p, model=model, epochs=30, batch_size=128, lr=1e-3, download=True)
-    p.add_argument("--hidden", type=int, nargs="+", default=[512, 256], help="hidden layer widths (default 512 256)")
+    p.add_argument("--hidden", type=int, nargs="+", default=[1024, 1024],
+                   help="hidden layer widths (default 1024 1024)")
     p.add_argument("--dropout", type=float, default=0.2, help="dropout on hidden units (default 0.2)")
     p.add_argument("--weight-decay", type=float, default=0.0, help="L2 coefficient lambda (default 0)")
     p.add_argument("--max-shift", type=int, default=2, help="random translation in pixels (default 2, 0 = off)")
