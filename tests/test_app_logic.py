@@ -89,7 +89,8 @@ def test_drawing_prediction_matches_each_model(digit_classifiers, digit_sample) 
     assert [a.shape for a in cnn_acts.values()] == [(1, 32, 14, 14), (1, 64, 7, 7), (1, 128, 3, 3), (1, 11)]
     mlp_acts = result.predictions[0].activations
     # Every model's last layer has an eleventh output, "not a digit"; the probabilities cover the ten digits.
-    assert [a.shape for a in mlp_acts.values()] == [(1, 512), (1, 256), (1, 11)]
+    hidden = digit_classifiers["numpy_mlp"].model.config.sizes[1:-1]
+    assert [a.shape for a in mlp_acts.values()] == [*[(1, n) for n in hidden], (1, 11)]
     assert result.predictions[0].probabilities.shape == (10,) and result.predictions[0].is_digit
 
 
@@ -344,9 +345,10 @@ def test_common_mistakes() -> None:
 
 def test_first_layer_weights(digit_classifiers) -> None:
     numpy_w = weights.first_layer_weights(digit_classifiers["numpy_mlp"])
-    assert numpy_w.shape == (512, 28, 28)
+    first = digit_classifiers["numpy_mlp"].model.config.sizes[1]
+    assert numpy_w.shape == (first, 28, 28)
     np.testing.assert_array_equal(numpy_w[5].ravel(), digit_classifiers["numpy_mlp"].model.weights[0][:, 5])
-    assert weights.first_layer_weights(digit_classifiers["torch_mlp"]).shape == (512, 28, 28)
+    assert weights.first_layer_weights(digit_classifiers["torch_mlp"]).shape == (first, 28, 28)
     assert weights.first_layer_weights(digit_classifiers["digit_cnn"]).shape == (32, 3, 3)
     pictures = weights.weight_images(numpy_w, 8)
     assert len(pictures) == 8 and all(p.dtype == np.uint8 and p.shape[2] == 3 for p in pictures)

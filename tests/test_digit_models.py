@@ -15,7 +15,6 @@ from tests.conftest import DIGIT_CHECKPOINTS
 TARGETS = {"numpy_mlp": 0.98, "torch_mlp": 0.98, "digit_cnn": 0.993}  # on the 500 bundled digits
 MNIST_TEST_TARGETS = {"numpy_mlp": 0.989, "torch_mlp": 0.989, "digit_cnn": 0.995}  # issue 10: must not fall
 # Held-out non-digits caught at the stored threshold: issue 10 asks 85%; the MLPs' floors are what they reach
-CAUGHT = {"numpy_mlp": 0.77, "torch_mlp": 0.70, "digit_cnn": 0.90}
 
 
 def test_numpy_weights_in_torch_mlp_give_the_same_outputs(digit_sample) -> None:
@@ -235,8 +234,8 @@ def held_out_drawings(digit_classifiers, data_dir) -> dict[str, dict[str, np.nda
 @pytest.mark.slow
 def test_not_a_digit_on_held_out_drawings(digit_classifiers, held_out_drawings) -> None:
     """Issue 10's "not a digit" targets on held-out drawings: AUROC at least 0.95 for every model and 0.97 for
-    the best; at the stored threshold at most 1% of real drawn digits refused, and at least ``CAUGHT[key]`` of
-    the non-digits caught (85% is the target; the MLPs' floors are what they reach, short of it)."""
+    the best; at the stored threshold at most 1% of real drawn digits refused and at least 85% of the non-digits
+    caught."""
     from models.metrics import auroc
 
     aurocs = {}
@@ -246,6 +245,6 @@ def test_not_a_digit_on_held_out_drawings(digit_classifiers, held_out_drawings) 
         aurocs[key] = auroc(known, unknown)
         assert aurocs[key] >= 0.95, key
         assert (known > clf.unknown_threshold).mean() <= 0.01, key
-        assert (unknown > clf.unknown_threshold).mean() >= CAUGHT[key], key
+        assert (unknown > clf.unknown_threshold).mean() >= 0.85, key
     assert max(aurocs.values()) >= 0.97
 
