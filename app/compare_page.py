@@ -176,8 +176,8 @@ def _honest_answers(loaded: dict[ModelSpec, Classifier], saved: dict[ModelSpec, 
         if group:
             column.altair_chart(roc_chart(group, title), key=f"roc_{title}")
     st.caption("Each curve shows what a threshold buys: moving it catches more unknown inputs (up) at the price "
-               "of refusing more real ones (right). The app's threshold sits where about 0.5% of digits and 1% of "
-               "pet photos are refused.")
+               "of refusing more real ones (right). The app's thresholds sit where 0.5–0.7% of the validation digits "
+               "and 1% of the validation pet photos are refused.")
     st.subheader("Calibration")
     for column, (name, report) in zip(st.columns(len(full)), full.items()):
         cal = report["calibration"]

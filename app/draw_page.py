@@ -141,7 +141,7 @@ def _show_predictions(result: DigitResult) -> None:
             "Besides the ten digits, each network has an eleventh output, “not a digit”, trained on letters, "
             "characters of other alphabets and doodles. Its score is how much more the network believes “not a "
             "digit” than any digit (log-odds). Over the network's threshold, it says so instead of guessing; the "
-            "threshold is set so that only about 1 real digit in 200 is refused."
+            "threshold is set so that fewer than 1 real digit in 100 is refused."
         )
     elif result.agree:
         st.success(result.verdict(), icon=":material/check_circle:")
