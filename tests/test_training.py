@@ -225,3 +225,14 @@ def test_turned_outliers_flag_adds_that_many_non_digits(data_dir: Path) -> None:
     assert plain > 0
     assert non_digits("--turned-outliers", "50") == plain + 50
     assert non_digits("--no-outliers", "--turned-outliers", "50") == 0
+
+
+def test_turned_outliers_default_to_what_each_shipped_model_was_trained_with() -> None:
+    from training.digit_data import TURNED_OUTLIERS
+    from training.train import build_parser
+
+    defaults = {m: build_parser(m).parse_args([m]).turned_outliers for m in ("numpy_mlp", "torch_mlp", "digit_cnn")}
+    assert defaults == {"numpy_mlp": TURNED_OUTLIERS, "torch_mlp": TURNED_OUTLIERS, "digit_cnn": 0}
+    for model, count in defaults.items():  # what the checkpoint records (the CNN predates the flag: none)
+        recorded = load_classifier(DIGIT_CHECKPOINTS[model]).describe()["training"].get("turned_outliers", 0)
+        assert recorded == count, model

@@ -59,13 +59,14 @@ class ExtraData:
     held_out: tuple[np.ndarray, np.ndarray]
 
 
-def add_data_args(p: argparse.ArgumentParser) -> None:
-    """The digit CLIs' flags for what to learn from besides MNIST."""
+def add_data_args(p: argparse.ArgumentParser, turned_outliers: int = TURNED_OUTLIERS) -> None:
+    """The digit CLIs' flags for what to learn from besides MNIST; ``turned_outliers``: that flag's default
+    (the shipped CNN was trained without turned copies, so its CLI defaults to 0)."""
     p.add_argument("--outliers", action=argparse.BooleanOptionalAction, default=True,
                    help="train a 'not a digit' output on drawings that are not digits (default on)")
-    p.add_argument("--turned-outliers", type=int, default=TURNED_OUTLIERS, metavar="N",
+    p.add_argument("--turned-outliers", type=int, default=turned_outliers, metavar="N",
                    help="also train on N turned or mirrored copies of those drawings, still not digits "
-                   f"(default {TURNED_OUTLIERS:,}; at most five per drawing; 0 = none)")
+                   f"(default {turned_outliers:,}; at most five per drawing; 0 = none)")
     p.add_argument("--extra-data", metavar="SOURCE", default=None,
                    help="also train on visitors' drawings: a feedback database URL, or a folder written by "
                    "`python -m training.feedback export` (idx, plus imagefolder for 'not a digit'); one in five "

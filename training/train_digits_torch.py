@@ -21,7 +21,7 @@ from models.numpy_training import random_shift
 from models.torch_mlp import TorchMLP
 from training.augment import random_affine
 from training.cli import add_common_args, prepare_run
-from training.digit_data import add_data_args, calibrate_digits, data_from_args
+from training.digit_data import TURNED_OUTLIERS, add_data_args, calibrate_digits, data_from_args
 from training.distributed import join, leave, shard, wrap
 from training.runlog import log_epoch, save_run, training_meta
 from training.torch_loop import cpu_supports_bf16, evaluate, predict_logits, state_to_numpy, train_one_epoch
@@ -65,7 +65,7 @@ def add_arguments(p: argparse.ArgumentParser, model_name: str) -> None:
         p.add_argument("--channels", type=int, nargs="+", default=[32, 64, 128], help="conv widths per block")
         p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=cpu_supports_bf16(),
                        help="bfloat16 autocast for training (default: on if the CPU has native bf16)")
-    add_data_args(p)
+    add_data_args(p, turned_outliers=TURNED_OUTLIERS if model_name == "torch_mlp" else 0)
 
 
 def run(args: argparse.Namespace) -> None:
