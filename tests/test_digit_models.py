@@ -14,7 +14,6 @@ from tests.conftest import DIGIT_CHECKPOINTS
 
 TARGETS = {"numpy_mlp": 0.98, "torch_mlp": 0.98, "digit_cnn": 0.993}  # on the 500 bundled digits
 MNIST_TEST_TARGETS = {"numpy_mlp": 0.989, "torch_mlp": 0.989, "digit_cnn": 0.995}  # issue 10: must not fall
-# Held-out non-digits caught at the stored threshold: issue 10 asks 85%; the MLPs' floors are what they reach
 
 
 def test_numpy_weights_in_torch_mlp_give_the_same_outputs(digit_sample) -> None:

@@ -48,6 +48,7 @@ class DigitData:
     val_drawn: np.ndarray
     val_unknown: np.ndarray
     extra: dict | None = None  # --extra-data: {"source", "train_items", "held_out_items"}, for the meta
+    turned: int = 0  # how many turned or mirrored non-digits ``train`` holds (training/not_digits.turned)
 
 
 @dataclass(frozen=True)
@@ -102,12 +103,12 @@ def load_digit_data(data_dir: Path, download: bool = False, limit: int | None = 
         empty = np.zeros((0, 28, 28), np.uint8)
         return DigitData((x, y), (xv, yv), splits["test"], empty, empty)
     drawn, foreign = redrawn(x, seed=0), unknown(data_dir, "train", limit)
-    if turned_outliers:
-        foreign = np.concatenate([foreign, turned(foreign, turned_outliers, seed=0)])
+    copies = turned(foreign, turned_outliers, seed=0)
+    foreign = np.concatenate([foreign, copies])
     train_x = np.concatenate([x, drawn, foreign])
     train_y = np.concatenate([y, y, np.full(len(foreign), NOT_A_DIGIT)])
     return DigitData((train_x, train_y), (xv, yv), splits["test"], redrawn(xv, seed=1),
-                     unknown(data_dir, "val", limit))
+                     unknown(data_dir, "val", limit), turned=len(copies))
 
 
 def data_from_args(args: argparse.Namespace) -> DigitData:

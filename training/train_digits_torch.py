@@ -128,9 +128,8 @@ def run(args: argparse.Namespace) -> None:
         "class_names": DIGIT_CLASSES,
         "normalization": {"mean": MNIST_MEAN, "std": MNIST_STD},
         "seed": args.seed,
-        "training": training_meta(args, wall, **extra, outliers=args.outliers,
-                                  turned_outliers=args.turned_outliers if args.outliers else 0, extra_data=data.extra,
-                                  train_items=int(len(y_train)), processes=world.size),
+        "training": training_meta(args, wall, **extra, outliers=args.outliers, turned_outliers=data.turned,
+                                  extra_data=data.extra, train_items=int(len(y_train)), processes=world.size),
         "metrics": {"val_acc": history["epochs"][-1]["val_acc"], "test_acc": test["acc"], "test_loss": test["loss"]},
         **(calibrate_digits(lambda x: predict_logits(model, x, prepare=prepare), data) if args.outliers else {}),
     }

@@ -71,8 +71,8 @@ def run(args: argparse.Namespace) -> None:
     wall = time.perf_counter() - started
     test = evaluate(model, *data.test)
     training = training_meta(args, wall, optimizer="Adam, cosine decay", max_shift=args.max_shift,
-                             outliers=args.outliers, turned_outliers=args.turned_outliers if args.outliers else 0,
-                             extra_data=data.extra, train_items=int(len(y_train)))
+                             outliers=args.outliers, turned_outliers=data.turned, extra_data=data.extra,
+                             train_items=int(len(y_train)))
     metrics = {"val_acc": history["epochs"][-1]["val_acc"], "test_acc": test["acc"], "test_loss": test["loss"]}
     meta = checkpoint_meta(model, "NumPy MLP", "hand-written backprop, Adam", args.seed, training, metrics)
     if args.outliers:
