@@ -16,12 +16,13 @@ from app.logic.charts import (
     robustness_chart,
     roc_chart,
 )
+from app.logic.checkpoints import DIGIT_MODELS, PET_MODEL, checkpoint_path
 from app.logic.images import grey_to_rgb
-from app.logic.registry import ALL_MODELS, DIGIT_MODELS, PET_MODEL, ModelSpec, checkpoint_path
 from app.logic.tables import honesty_table
 from app.shared import available_models, saved_report
 from models.classifiers import DIGIT_CLASSES, Classifier
 from models.preprocessing import load_photo
+from models.registry import MODELS, ModelInfo
 from models.samples import load_digit_sample, pet_examples
 
 MAX_SHOWN = 16  # sample pictures per gallery: enough to see patterns, few enough for a phone
@@ -59,7 +60,7 @@ def _gallery(images: np.ndarray, indices: np.ndarray, captions: list[str]) -> No
         st.caption(f"…and {len(indices) - MAX_SHOWN} more.")
 
 
-def _saved_reports(loaded: dict[ModelSpec, Classifier]) -> dict[ModelSpec, reports.EvalReport]:
+def _saved_reports(loaded: dict[ModelInfo, Classifier]) -> dict[ModelInfo, reports.EvalReport]:
     return {spec: saved_report(spec, clf) for spec, clf in loaded.items()}
 
 
@@ -72,7 +73,7 @@ def _common_mistakes_text(full: dict[str, dict]) -> str:
         f"{t} read as {p} ({n} times)" for t, p, n in top) + "."
 
 
-def _full_test_sets(loaded: dict[ModelSpec, Classifier], saved: dict[ModelSpec, reports.EvalReport]) -> None:
+def _full_test_sets(loaded: dict[ModelInfo, Classifier], saved: dict[ModelInfo, reports.EvalReport]) -> None:
     """Confusion matrices and per-class accuracy on the full test sets, from the reports saved by the CLI."""
     st.header("On the full test sets")
     st.caption("Measured once per checkpoint by the evaluation command, on pictures no model saw in training "
@@ -119,7 +120,7 @@ def _full_test_sets(loaded: dict[ModelSpec, Classifier], saved: dict[ModelSpec, 
                "cats taken for dogs and dogs taken for cats. Right: the share of cats and of dogs it gets right.")
 
 
-def _robustness(loaded: dict[ModelSpec, Classifier]) -> None:
+def _robustness(loaded: dict[ModelInfo, Classifier]) -> None:
     """Accuracy of each digit model as its test digits are bent or attacked, from the saved robustness reports."""
     saved = {spec: reports.load_robustness_report(checkpoint_path(spec), clf.describe()["checkpoint"].get("sha256", ""))
              for spec, clf in loaded.items() if spec in DIGIT_MODELS}
@@ -143,7 +144,7 @@ def _robustness(loaded: dict[ModelSpec, Classifier]) -> None:
                    + reports.robustness_command([checkpoint_path(spec) for spec in missing]) + "`.")
 
 
-def _honest_answers(loaded: dict[ModelSpec, Classifier], saved: dict[ModelSpec, reports.EvalReport]) -> None:
+def _honest_answers(loaded: dict[ModelInfo, Classifier], saved: dict[ModelInfo, reports.EvalReport]) -> None:
     """Calibration and known-vs-unknown figures per model, from the saved reports."""
     full = {loaded[spec].name: r.data for spec, r in saved.items() if r.ok and "calibration" in r.data}
     if not full:
@@ -160,7 +161,7 @@ def _honest_answers(loaded: dict[ModelSpec, Classifier], saved: dict[ModelSpec, 
                                                           "straight from the network"),
         "ECE after (%)": st.column_config.NumberColumn(help="The same after dividing the logits by the temperature "
                                                          "fitted on validation data: the confidence the app shows"),
-        "AUROC, reject output": st.column_config.NumberColumn(
+        "AUROC, unknown output": st.column_config.NumberColumn(
             help="Chance that an unknown input scores higher than a known one (1 = perfect, 0.5 = a coin toss), "
                  "with the 'not a digit' / 'neither' output the app uses"),
         "AUROC, 1 - max prob.": st.column_config.NumberColumn(help="The same with the usual baseline score"),
@@ -191,7 +192,7 @@ def render() -> None:
     """The page: table, full-test-set evaluation, galleries of mistakes, training curves, first-layer weights."""
     st.title("Compare the models")
     st.caption("Same task, different networks: how big, how fast, how accurate, and where each one goes wrong.")
-    loaded = available_models(ALL_MODELS)
+    loaded = available_models(MODELS)
     if not loaded:
         return
     stamps = {spec: str(checkpoint_path(spec).stat().st_mtime) for spec in loaded}

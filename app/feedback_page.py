@@ -13,6 +13,7 @@ from typing import Any
 
 import streamlit as st
 
+from app.logic.checkpoints import DIGIT_MODELS
 from app.logic.feedback_view import (
     LABELS,
     accuracy_frame,
@@ -23,7 +24,6 @@ from app.logic.feedback_view import (
     store_url,
 )
 from app.logic.images import grey_to_rgb
-from app.logic.registry import DIGIT_MODELS
 from app.shared import available_models, saved_report
 from feedback import FeedbackError, FeedbackStore
 

@@ -8,9 +8,9 @@ import numpy as np
 import streamlit as st
 
 from app.logic.charts import class_probability_chart
+from app.logic.checkpoints import PET_MODEL
 from app.logic.digits import confidence_text
 from app.logic.pets import MAX_MAPS_SHOWN, analyse_photo
-from app.logic.registry import PET_MODEL
 from app.logic.tables import accuracy_of
 from app.shared import pet_model, photo_or_error, saved_report, shown, uploaded_photo
 from models.classifiers import Classifier

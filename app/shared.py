@@ -11,11 +11,11 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from app.logic.registry import (
+from app.logic.checkpoints import (
     DIGIT_MODELS,
     PET_MODEL,
     LoadedModel,
-    ModelSpec,
+    ModelInfo,
     checkpoint_path,
     checkpoint_stamp,
     load_model,
@@ -32,20 +32,20 @@ default_pool().prewarm()
 
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=16)
-def _load(spec: ModelSpec, path: str, stamp: float) -> LoadedModel:
+def _load(spec: ModelInfo, path: str, stamp: float) -> LoadedModel:
     """One model per (file, modification time), shared by every session, loaded and warmed up (or the reason
     it is unavailable); ``stamp`` is only a cache key."""
     return load_model(spec, Path(path))
 
 
-def loaded_model(spec: ModelSpec) -> LoadedModel:
+def loaded_model(spec: ModelInfo) -> LoadedModel:
     path = checkpoint_path(spec)
     return _load(spec, str(path), checkpoint_stamp(path))
 
 
-def available_models(specs: Sequence[ModelSpec]) -> dict[ModelSpec, Classifier]:
+def available_models(specs: Sequence[ModelInfo]) -> dict[ModelInfo, Classifier]:
     """The models among ``specs`` that loaded; each one that did not gets a warning naming its training command."""
-    models: dict[ModelSpec, Classifier] = {}
+    models: dict[ModelInfo, Classifier] = {}
     for spec in specs:
         loaded = loaded_model(spec)
         if loaded.classifier is None:
@@ -65,7 +65,7 @@ def pet_model() -> Classifier | None:
     return available_models([PET_MODEL]).get(PET_MODEL)
 
 
-def saved_report(spec: ModelSpec, clf: Classifier) -> EvalReport:
+def saved_report(spec: ModelInfo, clf: Classifier) -> EvalReport:
     """The model's saved full-test-set evaluation (or why it has none), checked against its checkpoint."""
     return load_eval_report(checkpoint_path(spec), clf.describe()["checkpoint"].get("sha256", ""), clf.class_names)
 

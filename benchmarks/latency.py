@@ -83,13 +83,13 @@ def digits_server(repeats: int) -> dict[str, Any]:
 
 def photo_server(repeats: int) -> dict[str, Any]:
     """The time the cats page reports as its server time, over the bundled photos."""
-    from app.logic import registry
+    from app.logic import checkpoints
     from app.logic.pets import analyse_photo
     from models.preprocessing import load_photo
     from models.samples import pet_examples
 
-    clf = registry.load_model(registry.PET_MODEL).classifier
-    registry.warm_up(clf)
+    clf = checkpoints.load_model(checkpoints.PET_MODEL).classifier
+    checkpoints.warm_up(clf)
     photos = [load_photo(path.read_bytes()) for path, _ in pet_examples()]
     times = [analyse_photo(clf, photos[i % len(photos)]).milliseconds for i in range(repeats)]
     return figure("photo_server", times)
@@ -97,12 +97,12 @@ def photo_server(repeats: int) -> dict[str, Any]:
 
 def _digit_models() -> tuple[dict[str, Any], np.ndarray]:
     """The draw page's digit models, warmed up, and the first bundled MNIST digit (uint8 (28, 28))."""
-    from app.logic import registry
+    from app.logic import checkpoints
     from models.samples import load_digit_sample
 
-    models = {spec.key: registry.load_model(spec).classifier for spec in registry.DIGIT_MODELS}
+    models = {spec.key: checkpoints.load_model(spec).classifier for spec in checkpoints.DIGIT_MODELS}
     for clf in models.values():
-        registry.warm_up(clf)
+        checkpoints.warm_up(clf)
     return models, load_digit_sample()[0][0]
 
 

@@ -32,11 +32,11 @@ ACTIONS = ("draw", "upload")
 
 def photos_read_right() -> dict[Path, str]:
     """The bundled photos the pet checkpoint classifies right (in this process), with their class."""
-    from app.logic import registry
+    from app.logic import checkpoints
     from models.preprocessing import load_photo
     from models.samples import pet_examples
 
-    clf = registry.load_model(registry.PET_MODEL).classifier
+    clf = checkpoints.load_model(checkpoints.PET_MODEL).classifier
     if clf is None:
         return {}
     right = {}

@@ -30,10 +30,11 @@ if str(ROOT) not in sys.path:
 from benchmarks import docs, latency  # noqa: E402
 from benchmarks.browser import CHROMIUM  # noqa: E402
 from benchmarks.machine import machine  # noqa: E402
+from models.registry import KEYS  # noqa: E402
 from models.runtime import configure_torch_threads  # noqa: E402
 
 CHECKPOINTS = ROOT / "checkpoints"
-MODELS = ("numpy_mlp", "torch_mlp", "digit_cnn", "pet_cnn")
+MODELS = KEYS  # every model in models.registry
 BATCH = 256
 RATIO_LIMIT = 1.5  # the NumPy MLP must train within 1.5x of PyTorch's time
 THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")

@@ -8,9 +8,9 @@ or float 0..1); resizing and normalisation happen here, with constants read from
 Honest answers, from what the checkpoint carries:
 - ``predict_proba`` is calibrated: the class logits are divided by the temperature fitted on validation data
   (meta "calibration"; 1 when absent);
-- a model trained with a "reject" output (one more logit than classes: "none of these") has
+- a model trained with an "unknown" output (one more logit than classes: "none of these") has
   ``unknown_score(images)``, the log-odds of that output against all classes (higher = less like any class),
-  and ``unknown_threshold`` (meta "unknown"), above which it says "I don't know". The reject output is kept
+  and ``unknown_threshold`` (meta "unknown"), above which it says "I don't know". The unknown output is kept
   out of ``predict_proba``, whose rows stay distributions over ``class_names``.
 Inference is deterministic and stateless (eval mode, no caches), so one instance can serve many threads.
 """
@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from models.inputs import as_digit_batch, as_photo_list, normalise_digits
-from models.numpy_mlp import NumpyMLP, layer_names, log_softmax
+from models.numpy_mlp import MLPConfig, NumpyMLP, layer_names, log_softmax
 
 DIGIT_CLASSES = [str(d) for d in range(10)]  # class names of every digit classifier
 
@@ -61,14 +61,14 @@ class Classifier:
         }
 
     def logits(self, images: Any) -> np.ndarray:
-        """The network's raw outputs, float (N, outputs): one per class, plus the reject output if it has one."""
+        """The network's raw outputs, float (N, outputs): one per class, plus the unknown output if it has one."""
         raise NotImplementedError
 
     def activations(self, images: Any) -> OrderedDict[str, np.ndarray]:
         raise NotImplementedError
 
     @property
-    def has_reject_output(self) -> bool:
+    def has_unknown_output(self) -> bool:
         return "unknown" in self.meta
 
     def class_logits(self, logits: np.ndarray) -> np.ndarray:
@@ -91,23 +91,23 @@ class Classifier:
     def unknown_score(self) -> Callable[[Any], np.ndarray]:
         """``clf.unknown_score(images)``: how little each input looks like any class, float (N,): the reject
         output's log-odds against all classes, z_reject - logsumexp(z_classes). Over ``unknown_threshold`` the
-        model says "I don't know". A model without a reject output has no such attribute (hasattr is False)."""
-        if not self.has_reject_output:
-            raise AttributeError(f"{self.name} was trained without a reject output: it has no unknown_score")
+        model says "I don't know". A model without an unknown output has no such attribute (hasattr is False)."""
+        if not self.has_unknown_output:
+            raise AttributeError(f"{self.name} was trained without an unknown output: it has no unknown_score")
         return lambda images: self.unknown_score_of(self.logits(images))
 
     def unknown_score_of(self, logits: np.ndarray) -> np.ndarray:
         """``unknown_score`` from logits already computed (N, outputs) -> float (N,)."""
-        if not self.has_reject_output:
-            raise AttributeError(f"{self.name} was trained without a reject output: it has no unknown_score")
+        if not self.has_unknown_output:
+            raise AttributeError(f"{self.name} was trained without an unknown output: it has no unknown_score")
         z = np.asarray(logits, np.float64)
         return z[:, len(self.class_names)] - logsumexp(z[:, : len(self.class_names)])
 
     @property
     def unknown_threshold(self) -> float:
         """The unknown_score above which the model says "I don't know", chosen on validation data."""
-        if not self.has_reject_output:
-            raise AttributeError(f"{self.name} was trained without a reject output: it has no unknown_threshold")
+        if not self.has_unknown_output:
+            raise AttributeError(f"{self.name} was trained without an unknown output: it has no unknown_threshold")
         return float(self.meta["unknown"]["threshold"])
 
     def __repr__(self) -> str:
@@ -124,7 +124,7 @@ class DigitClassifierBase(Classifier):
 
     def dlogits(self, logits: np.ndarray, target: Any) -> np.ndarray:
         """d log p(target) / d logits for every row, float (N, outputs): (onehot(target) - p) / T on the class
-        logits (p = predict_proba), 0 on the reject output."""
+        logits (p = predict_proba), 0 on the unknown output."""
         target = np.asarray(target)
         if target.shape != (len(logits),) or target.dtype.kind not in "iu":
             raise ValueError(f"target must be an int array of shape ({len(logits)},), got {target.dtype} "
@@ -196,11 +196,11 @@ class TorchClassifierBase(Classifier):
 
 
 class TorchDigitClassifier(DigitClassifierBase, TorchClassifierBase):
-    """The PyTorch MLP (flat input) or the digit CNN (image input)."""
+    """The PyTorch MLP (flat input: its config is an MLPConfig) or the digit CNN (image input)."""
 
-    def __init__(self, *args: Any, flat_input: bool, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.flat_input = flat_input
+        self.flat_input = isinstance(self.model.config, MLPConfig)
 
     def to_tensor(self, images: Any):
         import torch
@@ -220,7 +220,7 @@ class TorchDigitClassifier(DigitClassifierBase, TorchClassifierBase):
         return (grad.numpy() / std).reshape(len(grad), 28, 28).astype(np.float64)
 
 
-class PhotoClassifier(TorchClassifierBase):
+class PetClassifier(TorchClassifierBase):
     """RGB photos of any size -> the CNN's square input; adds Grad-CAM."""
 
     def to_tensor(self, images: Any):

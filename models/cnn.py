@@ -1,6 +1,6 @@
 """A plain convolutional network (VGG-style blocks with BatchNorm) built from a frozen config.
 
-One class serves both the MNIST digit CNN and the cats-vs-dogs CNN; only the config differs. Block k is
+One class serves both the MNIST digit CNN and the pet CNN; only the config differs. Block k is
 ``convs_per_block`` x (conv 3x3 -> BatchNorm -> ReLU) followed by 2x2 max-pooling; its output is the
 feature map called ``block<k>``. The head is either flatten -> dropout -> linear, or global average
 pooling -> dropout -> linear (the latter keeps the classifier small and suits Grad-CAM).
@@ -59,7 +59,7 @@ def layer_names(config: CNNConfig) -> list[str]:
     return [f"block{i}" for i in range(1, len(config.channels) + 1)] + ["logits"]
 
 
-class ConvNet(nn.Module):
+class CNN(nn.Module):
     """forward: (N, in_channels, image_size, image_size) normalised floats -> logits (N, num_classes)."""
 
     def __init__(self, config: CNNConfig) -> None:

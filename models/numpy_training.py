@@ -70,7 +70,7 @@ def evaluate(
     model: NumpyMLP, images: np.ndarray, labels: np.ndarray, classes: int = 10, batch_size: int = 1000
 ) -> dict[str, float]:
     """Loss and accuracy without dropout or augmentation; answers are the best of the first ``classes``
-    outputs (a reject output is never an answer here). Returns {"loss", "acc", "n"}."""
+    outputs (an unknown output is never an answer here). Returns {"loss", "acc", "n"}."""
     total_loss = correct = 0.0
     for start in range(0, len(labels), batch_size):
         x, y = flat_input(images[start : start + batch_size]), labels[start : start + batch_size]

@@ -18,15 +18,12 @@ sys.path.insert(0, str(ROOT))
 
 from models import load_classifier  # noqa: E402
 from models.classifiers import Classifier  # noqa: E402
+from models.registry import models_for  # noqa: E402
 from models.samples import load_digit_sample  # noqa: E402
 
 CHECKPOINTS = ROOT / "checkpoints"
-DIGIT_CHECKPOINTS = {
-    "numpy_mlp": CHECKPOINTS / "numpy_mlp.safetensors",
-    "torch_mlp": CHECKPOINTS / "torch_mlp.safetensors",
-    "digit_cnn": CHECKPOINTS / "digit_cnn.safetensors",
-}
-PET_CHECKPOINT = CHECKPOINTS / "pet_cnn.safetensors"
+DIGIT_CHECKPOINTS = {m.key: CHECKPOINTS / m.filename for m in models_for("digits")}
+PET_CHECKPOINT = CHECKPOINTS / models_for("pets")[0].filename
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 

@@ -13,9 +13,22 @@ import altair as alt
 import numpy as np
 import pytest
 
-from app.logic import activations, charts, digits, galleries, images, latency, pets, registry, reports, tables, weights
+from app.logic import (
+    activations,
+    charts,
+    checkpoints,
+    digits,
+    galleries,
+    images,
+    latency,
+    pets,
+    reports,
+    tables,
+    weights,
+)
 from models.checkpoint import sha256_of
 from models.preprocessing import load_photo
+from models.registry import MODELS
 from models.samples import pet_examples
 from tests.app_helpers import draw_on_canvas, stroke_canvas
 from tests.conftest import ROOT, require
@@ -26,7 +39,7 @@ LOGIC_DIR = ROOT / "app" / "logic"
 # --- no Streamlit in the logic -------------------------------------------------------------------------
 def test_logic_modules_never_import_streamlit() -> None:
     modules = sorted(p.stem for p in LOGIC_DIR.glob("*.py") if p.stem != "__init__")
-    assert {"registry", "digits", "activations", "pets", "tables", "reports", "galleries", "latency", "weights",
+    assert {"checkpoints", "digits", "activations", "pets", "tables", "reports", "galleries", "latency", "weights",
             "charts", "images"} <= set(modules)
     for path in LOGIC_DIR.glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
@@ -40,31 +53,31 @@ def test_logic_modules_never_import_streamlit() -> None:
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
 
 
-# --- registry -------------------------------------------------------------------------------------------
-def test_registry_loads_every_committed_digit_model() -> None:
-    for spec in registry.DIGIT_MODELS:
-        loaded = registry.load_model(spec, ROOT / "checkpoints" / spec.filename)
+# --- checkpoints ------------------------------------------------------------------------------------------
+def test_every_committed_digit_model_loads() -> None:
+    for spec in checkpoints.DIGIT_MODELS:
+        loaded = checkpoints.load_model(spec, ROOT / "checkpoints" / spec.filename)
         assert loaded.ok and loaded.error is None
         assert loaded.classifier.class_names == [str(d) for d in range(10)]
 
 
 def test_missing_and_broken_checkpoints_become_messages(tmp_path: Path) -> None:
-    missing = registry.load_model(registry.PET_MODEL, tmp_path / "pet_cnn.safetensors")
+    missing = checkpoints.load_model(checkpoints.PET_MODEL, tmp_path / "pet_cnn.safetensors")
     assert not missing.ok and missing.classifier is None
     assert "is missing" in missing.problem() and "python -m training.train pet_cnn" in missing.problem()
     broken_path = tmp_path / "digit_cnn.safetensors"
     broken_path.write_bytes(b"not a checkpoint at all")
-    broken = registry.load_model(registry.DIGIT_MODELS[2], broken_path)
+    broken = checkpoints.load_model(checkpoints.DIGIT_MODELS[2], broken_path)
     assert not broken.ok and "could not be loaded" in broken.problem()
     assert "python -m training.train digit_cnn" in broken.problem()
 
 
 def test_checkpoint_dir_follows_the_environment(monkeypatch, tmp_path: Path) -> None:
-    monkeypatch.delenv(registry.CHECKPOINT_ENV, raising=False)
-    assert registry.checkpoint_path(registry.PET_MODEL) == ROOT / "checkpoints" / "pet_cnn.safetensors"
-    monkeypatch.setenv(registry.CHECKPOINT_ENV, str(tmp_path))
-    assert registry.checkpoint_path(registry.DIGIT_MODELS[0]) == tmp_path / "numpy_mlp.safetensors"
-    assert registry.checkpoint_stamp(tmp_path / "nothing") == -1.0
+    monkeypatch.delenv(checkpoints.CHECKPOINT_ENV, raising=False)
+    assert checkpoints.checkpoint_path(checkpoints.PET_MODEL) == ROOT / "checkpoints" / "pet_cnn.safetensors"
+    monkeypatch.setenv(checkpoints.CHECKPOINT_ENV, str(tmp_path))
+    assert checkpoints.checkpoint_path(checkpoints.DIGIT_MODELS[0]) == tmp_path / "numpy_mlp.safetensors"
+    assert checkpoints.checkpoint_stamp(tmp_path / "nothing") == -1.0
 
 
 # --- digit predictions ----------------------------------------------------------------------------------
@@ -210,9 +223,9 @@ def test_gradcam_overlay_blends_by_heat() -> None:
 
 @pytest.fixture(scope="module")
 def pet_clf():
-    path = registry.checkpoint_path(registry.PET_MODEL)
+    path = checkpoints.checkpoint_path(checkpoints.PET_MODEL)
     require(path.exists(), f"pet checkpoint {path} not trained yet (python -m training.train pet_cnn)")
-    return registry.load_model(registry.PET_MODEL, path).classifier
+    return checkpoints.load_model(checkpoints.PET_MODEL, path).classifier
 
 
 def test_analyse_photo(pet_clf) -> None:
@@ -232,7 +245,7 @@ def test_analyse_photo(pet_clf) -> None:
 def test_model_table(digit_classifiers) -> None:
     latencies = {key: 1.234 for key in digit_classifiers}
     table = tables.model_table(digit_classifiers, latencies)
-    assert list(table["Model"]) == ["NumPy MLP", "PyTorch MLP", "CNN"]
+    assert list(table["Model"]) == ["NumPy MLP", "PyTorch MLP", "Digit CNN"]
     for column in ("Parameters", "Checkpoint (MB)", "Accuracy (%)", "Training time (min)", "Latency (ms)",
                    "Architecture"):
         assert column in table.columns
@@ -290,9 +303,9 @@ def test_committed_eval_reports_match_the_committed_checkpoints() -> None:
     Fails after a retrain until ``python -m training.evaluate checkpoints/<file> --save`` is run again.
     """
     sizes = {"digits": 10_000, "pets": 1_748}  # the test sets: MNIST's, and the cats-vs-dogs test split
-    for spec in registry.ALL_MODELS:
-        path = registry.checkpoint_path(spec)
-        clf = registry.load_model(spec, path).classifier
+    for spec in MODELS:
+        path = checkpoints.checkpoint_path(spec)
+        clf = checkpoints.load_model(spec, path).classifier
         assert clf is not None, spec.filename
         report = reports.load_eval_report(path, sha256_of(path), clf.class_names)
         assert report.ok, report.message()
@@ -368,7 +381,7 @@ def test_charts_build(digit_classifiers, digit_sample) -> None:
     chart = charts.probability_chart({p.name: p.probabilities for p in result.predictions})
     spec = chart.to_dict()
     rows = next(iter(spec["datasets"].values()))
-    assert len(rows) == 30 and {r["model"] for r in rows} == {"NumPy MLP", "PyTorch MLP", "CNN"}
+    assert len(rows) == 30 and {r["model"] for r in rows} == {"NumPy MLP", "PyTorch MLP", "Digit CNN"}
     # The draw page's ready spec: the same chart without its data, which the page passes beside it
     ready = charts.probability_spec(tuple(p.name for p in result.predictions))
     assert ready == {k: v for k, v in spec.items() if k not in ("data", "datasets")}
@@ -376,7 +389,7 @@ def test_charts_build(digit_classifiers, digit_sample) -> None:
     assert frame.to_dict("records") == rows
     predictions = galleries.sample_predictions(digit_classifiers, images_)
     sample_reports = galleries.sample_reports(predictions, labels)
-    confusion = charts.confusion_chart(np.asarray(sample_reports["CNN"]["confusion_matrix"]),
+    confusion = charts.confusion_chart(np.asarray(sample_reports["Digit CNN"]["confusion_matrix"]),
                                        [str(d) for d in range(10)], "t")
     assert isinstance(confusion, alt.LayerChart)
     assert len(next(iter(confusion.to_dict()["datasets"].values()))) == 100

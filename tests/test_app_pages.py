@@ -19,7 +19,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from app.logic import registry
+from app.logic import checkpoints
 from models.artifacts import eval_path, history_path
 from models.preprocessing import InvalidImageError, load_photo
 from models.samples import load_digit_sample, pet_examples
@@ -55,7 +55,7 @@ def canvas(monkeypatch) -> FakeCanvas:
 
 @pytest.fixture
 def pet_checkpoint() -> Path:
-    path = registry.checkpoint_path(registry.PET_MODEL)
+    path = checkpoints.checkpoint_path(checkpoints.PET_MODEL)
     require(path.exists(), f"pet checkpoint {path} not trained yet (python -m training.train pet_cnn)")
     return path
 
@@ -63,13 +63,13 @@ def pet_checkpoint() -> Path:
 @pytest.fixture
 def digits_only_dir(tmp_path: Path, monkeypatch) -> Path:
     """A checkpoint folder holding the digit models but no cats-vs-dogs model."""
-    source = registry.checkpoint_dir()
-    for spec in registry.DIGIT_MODELS:
+    source = checkpoints.checkpoint_dir()
+    for spec in checkpoints.DIGIT_MODELS:
         (tmp_path / spec.filename).symlink_to(source / spec.filename)
         # Its saved full-test-set evaluation and training history go with it, as in checkpoints/.
         for extra in (eval_path(spec.filename).name, history_path(spec.filename).name):
             (tmp_path / extra).symlink_to(source / extra)
-    monkeypatch.setenv(registry.CHECKPOINT_ENV, str(tmp_path))
+    monkeypatch.setenv(checkpoints.CHECKPOINT_ENV, str(tmp_path))
     return tmp_path
 
 
@@ -114,9 +114,9 @@ def test_drawing_a_one_shows_every_model(canvas: FakeCanvas) -> None:
     at = page("draw_page").run()
     assert not at.exception
     shown = metrics(at)
-    assert list(shown) == ["NumPy MLP", "PyTorch MLP", "CNN"]
+    assert list(shown) == ["NumPy MLP", "PyTorch MLP", "Digit CNN"]
     assert all(v in [str(d) for d in range(10)] for v in shown.values())
-    assert shown["CNN"] == "1"
+    assert shown["Digit CNN"] == "1"
     assert all(m.delta.endswith("% sure") and "100%" not in m.delta for m in at.metric)
     assert "say 1" in texts(at.success) or "disagree" in texts(at.warning)
     assert "Server time for preprocessing and all 3 models" in texts(at.caption)
@@ -176,7 +176,7 @@ def test_upload_a_handwritten_digit(canvas: FakeCanvas) -> None:
     at.file_uploader(key="digit_upload").upload("three.jpg", png_bytes(np.stack([paper] * 3, -1), "JPEG"),
                                                 "image/jpeg").run()
     assert not at.exception
-    assert metrics(at)["CNN"] == "3"
+    assert metrics(at)["Digit CNN"] == "3"
 
 
 def test_bad_and_blank_digit_uploads_show_messages(canvas: FakeCanvas) -> None:
@@ -192,14 +192,14 @@ def test_bad_and_blank_digit_uploads_show_messages(canvas: FakeCanvas) -> None:
 
 
 def test_missing_digit_checkpoint_keeps_the_others(canvas: FakeCanvas, tmp_path: Path, monkeypatch) -> None:
-    (tmp_path / "digit_cnn.safetensors").symlink_to(registry.checkpoint_dir() / "digit_cnn.safetensors")
-    monkeypatch.setenv(registry.CHECKPOINT_ENV, str(tmp_path))
+    (tmp_path / "digit_cnn.safetensors").symlink_to(checkpoints.checkpoint_dir() / "digit_cnn.safetensors")
+    monkeypatch.setenv(checkpoints.CHECKPOINT_ENV, str(tmp_path))
     canvas.drawing = stroke_canvas([(150, 40), (142, 240)], 20)
     at = page("draw_page").run()
     assert not at.exception
     errors = texts(at.warning)  # a missing model is a warning: the page keeps working
     assert "python -m training.train numpy_mlp" in errors and "python -m training.train torch_mlp" in errors
-    assert list(metrics(at)) == ["CNN"]
+    assert list(metrics(at)) == ["Digit CNN"]
 
 
 # --- cats page ------------------------------------------------------------------------------------------
@@ -221,10 +221,10 @@ def test_pets_page_example_photo(pet_checkpoint: Path) -> None:
     at = page("pets_page").run()
     assert not at.exception
     (first, label), (last, other) = pet_examples()[0], pet_examples()[-1]
-    assert metrics(at) == {"Cats-vs-dogs CNN": label}, first.name  # the first example is shown first
+    assert metrics(at) == {"Pet CNN": label}, first.name  # the first example is shown first
     assert "Grad-CAM" in texts(at.caption) and at.subheader.values == ["Feature maps, block by block"]
     at.selectbox(key="pet_example").select_index(len(pet_examples()) - 1).run()
-    assert not at.exception and metrics(at) == {"Cats-vs-dogs CNN": other}, last.name
+    assert not at.exception and metrics(at) == {"Pet CNN": other}, last.name
 
 
 @pytest.mark.parametrize("fmt", ["PNG", "WEBP", "BMP", "GIF"])
@@ -235,7 +235,7 @@ def test_pets_page_uploads(pet_checkpoint: Path, fmt: str) -> None:
     assert len(at.metric) == 0 and "Upload a photo of a cat or a dog" in texts(at.info)
     at.file_uploader(key="pet_upload").upload(f"pet.{fmt.lower()}", png_bytes(photo, fmt), "image/*").run()
     assert not at.exception
-    assert metrics(at)["Cats-vs-dogs CNN"] == pet_examples()[0][1]  # the photo's own label, in any format
+    assert metrics(at)["Pet CNN"] == pet_examples()[0][1]  # the photo's own label, in any format
 
 
 def test_pets_page_says_neither_for_a_photo_of_something_else(pet_checkpoint: Path, not_pet_photo: Path) -> None:
@@ -293,7 +293,7 @@ def test_compare_page(digits_only_dir: Path) -> None:
     at = page("compare_page").run()
     assert not at.exception
     table = at.dataframe[0].value
-    assert list(table["Model"]) == ["NumPy MLP", "PyTorch MLP", "CNN"]
+    assert list(table["Model"]) == ["NumPy MLP", "PyTorch MLP", "Digit CNN"]
     assert (table["Latency (ms)"] > 0).all() and (table["Accuracy (%)"] > 98).all()
     assert "python -m training.train pet_cnn" in texts(at.warning)  # the missing model is named, not fatal
     assert at.header.values == ["On the full test sets", "Honest answers", "On 500 real test digits",
@@ -301,7 +301,7 @@ def test_compare_page(digits_only_dir: Path) -> None:
     assert at.subheader.values[0] == "Digits" and "Cats vs dogs" not in at.subheader.values
     assert len(at.info) == 0  # every digit report is there and fresh
     titles = chart_titles(at)
-    for spec in registry.DIGIT_MODELS:  # one matrix per model, titled with its saved full-test accuracy
+    for spec in checkpoints.DIGIT_MODELS:  # one matrix per model, titled with its saved full-test accuracy
         report = json.loads(eval_path(digits_only_dir / spec.filename).read_text())
         assert f"{report['model']}: {report['accuracy']:.2%} of 10,000 right" in titles, titles
     captions = texts(at.caption)
@@ -337,7 +337,7 @@ def test_compare_page_without_or_with_stale_reports(digits_only_dir: Path) -> No
 def test_compare_page_with_every_model(pet_checkpoint: Path) -> None:
     at = page("compare_page").run()
     assert not at.exception
-    assert list(at.dataframe[0].value["Model"]) == ["NumPy MLP", "PyTorch MLP", "CNN", "Cats-vs-dogs CNN"]
+    assert list(at.dataframe[0].value["Model"]) == ["NumPy MLP", "PyTorch MLP", "Digit CNN", "Pet CNN"]
     assert len(at.warning) == 0 and len(at.info) == 0
     assert at.subheader.values[:2] == ["Digits", "Cats vs dogs"]
     assert "cats taken for dogs" in texts(at.caption)
@@ -347,4 +347,4 @@ def test_compare_page_with_every_model(pet_checkpoint: Path) -> None:
     # accuracy curves per model.
     assert len(titles) == 3 + 1 + 2 + (1 + 3) + (1 + 1) + 6 + 4 * 2
     assert sum(t.startswith("Rotated") or "ε" in t or "PGD" in t or "FGSM" in t for t in titles) >= 2, titles
-    assert any(t.startswith("Cats-vs-dogs CNN: ") and t.endswith("of 1,748 right") for t in titles), titles  # test
+    assert any(t.startswith("Pet CNN: ") and t.endswith("of 1,748 right") for t in titles), titles  # test

@@ -26,7 +26,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from app.logic import registry
+from app.logic import checkpoints
 from models.preprocessing import InvalidImageError, decode_photo, load_photo, read_canvas, sandbox, structure
 from models.preprocessing.canvas import decode_canvas
 from models.preprocessing.sandbox import Budget, DecoderPool
@@ -519,7 +519,7 @@ def test_draw_page_shows_a_message_for_a_bad_canvas(monkeypatch, png):
 # --- pages with odd but valid photos ------------------------------------------------------------------
 @pytest.mark.parametrize("size", [(3200, 2), (1, 1600), (1600, 1), (1, 1), (2, 3)])
 def test_pets_page_shows_odd_photos(size):
-    require(registry.checkpoint_path(registry.PET_MODEL).exists(), "pet checkpoint not trained")
+    require(checkpoints.checkpoint_path(checkpoints.PET_MODEL).exists(), "pet checkpoint not trained")
     rng = np.random.default_rng(0)
     data = encode(Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)), "PNG")
     at = AppTest.from_string("from app.pets_page import render\nrender()\n", default_timeout=120).run()
@@ -548,7 +548,7 @@ def test_draw_page_upload_of_odd_pictures(monkeypatch, size):
     ids=["rescans", "chunks", "broken-bmp"],
 )
 def test_pets_page_refusals_are_messages(data):
-    require(registry.checkpoint_path(registry.PET_MODEL).exists(), "pet checkpoint not trained")
+    require(checkpoints.checkpoint_path(checkpoints.PET_MODEL).exists(), "pet checkpoint not trained")
     at = AppTest.from_string("from app.pets_page import render\nrender()\n", default_timeout=120).run()
     at.radio(key="pet_source").set_value("Upload a photo").run()
     at.file_uploader(key="pet_upload").upload("bad.jpg", data, "image/jpeg").run()

@@ -25,9 +25,10 @@ import pytest
 
 from models.checkpoint import CheckpointError
 from models.cnn import CNNConfig
-from models.loader import build_torch_model
+from models.loader import build_network
 from models.model_checks import numpy_mlp_shapes, torch_shapes
 from models.numpy_mlp import MLPConfig, NumpyMLP
+from models.registry import BY_KEY
 from tests.conftest import DIGIT_CHECKPOINTS, PET_CHECKPOINT, ROOT
 
 CASES = {"numpy_mlp": 250, "digit_cnn": 120, "pet_cnn": 50}  # edits per checkpoint
@@ -48,13 +49,13 @@ def test_numpy_mlp_layout_matches_the_model(sizes):
                            head="gap", num_classes=3))],
 )
 def test_meta_build_matches_a_real_build(model_type, config):
-    real = {k: tuple(v.shape) for k, v in build_torch_model(model_type, config).state_dict().items()}
-    assert torch_shapes(lambda: build_torch_model(model_type, config), len(real)) == real
+    real = {k: tuple(v.shape) for k, v in build_network(BY_KEY[model_type], config).state_dict().items()}
+    assert torch_shapes(lambda: build_network(BY_KEY[model_type], config), len(real)) == real
 
 
 def test_a_config_asking_for_more_modules_than_arrays_stops_early():
     config = CNNConfig(channels=(4, 4, 4), convs_per_block=100_000)
-    assert torch_shapes(lambda: build_torch_model("digit_cnn", config), 4) is None
+    assert torch_shapes(lambda: build_network(BY_KEY["digit_cnn"], config), 4) is None
 
 
 # --- the fuzzer (runs in a child process) -------------------------------------------------------------

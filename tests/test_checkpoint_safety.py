@@ -505,7 +505,7 @@ def test_app_keeps_the_other_models_when_one_is_hostile(tmp_path, monkeypatch):
     """Each broken checkpoint costs its own model only: the page names it and the others answer."""
     from streamlit.testing.v1 import AppTest
 
-    from app.logic import registry
+    from app.logic import checkpoints
     from tests.app_helpers import stroke_canvas
     from tests.conftest import DIGIT_CHECKPOINTS as DIGITS
 
@@ -515,8 +515,8 @@ def test_app_keeps_the_other_models_when_one_is_hostile(tmp_path, monkeypatch):
     save_file(tensors, str(tmp_path / "digit_cnn.safetensors"), metadata={"format": "nn-playground/1",
                                                                            "meta": json.dumps(meta)})
     (tmp_path / "torch_mlp.safetensors").symlink_to(DIGITS["torch_mlp"])
-    monkeypatch.setenv(registry.CHECKPOINT_ENV, str(tmp_path))
-    loaded = {spec.key: registry.load_model(spec) for spec in registry.DIGIT_MODELS}
+    monkeypatch.setenv(checkpoints.CHECKPOINT_ENV, str(tmp_path))
+    loaded = {spec.key: checkpoints.load_model(spec) for spec in checkpoints.DIGIT_MODELS}
     assert loaded["torch_mlp"].ok and not loaded["numpy_mlp"].ok and not loaded["digit_cnn"].ok
     assert "NaN" in loaded["digit_cnn"].error and "numpy_mlp.safetensors" in loaded["numpy_mlp"].error
 

@@ -201,18 +201,18 @@ def test_unknown_score_only_where_there_is_a_reject_output(digit_classifiers, di
     hasattr."""
     images, _ = digit_sample
     for key, clf in digit_classifiers.items():
-        assert hasattr(clf, "unknown_score") == hasattr(clf, "unknown_threshold") == clf.has_reject_output
-        if clf.has_reject_output:
+        assert hasattr(clf, "unknown_score") == hasattr(clf, "unknown_threshold") == clf.has_unknown_output
+        if clf.has_unknown_output:
             score = clf.unknown_score(images[:20])
             assert score.shape == (20,) and np.isfinite(score).all()
             assert clf.unknown_threshold == clf.meta["unknown"]["threshold"]
             assert (score <= clf.unknown_threshold).mean() >= 0.9, key  # real digits are mostly taken as digits
-    assert {k for k, c in digit_classifiers.items() if c.has_reject_output} == {"numpy_mlp", "torch_mlp", "digit_cnn"}
+    assert {k for k, c in digit_classifiers.items() if c.has_unknown_output} == {"numpy_mlp", "torch_mlp", "digit_cnn"}
     # Every shipped digit model has the output, so the "neither attribute" side is checked on one without its
     # "unknown" meta, as a checkpoint trained with --no-outliers is saved.
     plain = load_classifier(DIGIT_CHECKPOINTS["digit_cnn"])
     del plain.meta["unknown"]
-    assert not plain.has_reject_output
+    assert not plain.has_unknown_output
     assert not hasattr(plain, "unknown_score") and not hasattr(plain, "unknown_threshold")
 
 

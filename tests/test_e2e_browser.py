@@ -42,7 +42,7 @@ from tests.conftest import require
 from tests.figures import assert_measured
 
 pytestmark = pytest.mark.slow
-MODEL_NAMES = ["NumPy MLP", "PyTorch MLP", "CNN"]
+MODEL_NAMES = ["NumPy MLP", "PyTorch MLP", "Digit CNN"]
 GALLERY_CAPTION = '[data-testid="stImage"] [data-testid="stImageCaption"]'
 
 

@@ -19,12 +19,13 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from app.feedback_page import PASSWORD_ENV
-from app.logic import registry
+from app.logic import checkpoints
 from app.logic.feedback_view import strokes_from_canvas
 from app.shared import saved_report
 from feedback import NOT_A_DIGIT, FeedbackStore, RateLimiter
 from feedback.store import DB_URL_ENV
 from models.checkpoint import sha256_of
+from models.registry import BY_KEY
 from tests.app_helpers import stroke_canvas
 from tests.test_app_pages import FakeCanvas, metrics, page, texts
 
@@ -119,11 +120,11 @@ def test_confirming_saves_one_drawing_with_every_answer(db: str, canvas: StrokeC
     (drawing,) = saved(db)
     assert f"Saved as drawing #{drawing.id}, labelled {guess}. Thank you!" in texts(at.success)
     assert drawing.label == int(guess)
-    names = {"numpy_mlp": "NumPy MLP", "torch_mlp": "PyTorch MLP", "digit_cnn": "CNN"}
+    names = {"numpy_mlp": "NumPy MLP", "torch_mlp": "PyTorch MLP", "digit_cnn": "Digit CNN"}
     assert {key: str(a.answer) for key, a in drawing.answers.items()} == {k: answers[n] for k, n in names.items()}
     for key, answer in drawing.answers.items():
         assert 0.1 < answer.confidence <= 1
-        assert answer.checkpoint_sha256 == sha256_of(registry.checkpoint_path(registry.ModelSpec(key, "digits")))
+        assert answer.checkpoint_sha256 == sha256_of(checkpoints.checkpoint_path(BY_KEY[key]))
     assert drawing.strokes == {"paths": [[list(p) for p in ONE]], "width": 280, "height": 280, "pen_width": 20}
     assert drawing.digit.shape == (28, 28) and drawing.digit.any()
     at.run()  # the same drawing again: kept once, the buttons are gone
@@ -209,9 +210,9 @@ def test_gallery_pages_filters_and_accuracy(db: str, digit_classifiers) -> None:
     at.number_input(key="gallery_page").set_value(2).run()
     assert len(captions(at)) == 6
     table = at.dataframe[0].value.set_index("Model")
-    assert table["Visitors' drawings"].to_dict() == {"CNN": "93.3%", "NumPy MLP": "93.3%", "PyTorch MLP": "90.0%"}
+    assert table["Visitors' drawings"].to_dict() == {"Digit CNN": "93.3%", "NumPy MLP": "93.3%", "PyTorch MLP": "90.0%"}
     assert (table["Drawings"] == 30).all()
-    for spec in registry.DIGIT_MODELS:
+    for spec in checkpoints.DIGIT_MODELS:
         clf = digit_classifiers[spec.key]
         figure = saved_report(spec, clf).accuracy
         assert table.loc[clf.name, "MNIST"] == (f"{figure[0]:.1%} ({figure[1]})" if figure else "no saved evaluation")

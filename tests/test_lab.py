@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 from app import train_page
 from app.draw_page import BEND_DEFAULTS
-from app.logic import registry
+from app.logic import checkpoints
 from app.logic.digits import predict_digit
 from app.logic.lab import attack_digit, consensus, saliency_maps, signed_image
 from app.logic.reports import load_robustness_report, robustness_command
@@ -72,7 +72,7 @@ def test_bend_changes_what_the_models_read(digit_classifiers, seven: np.ndarray)
 
 def test_attack_at_eps_zero_changes_nothing(digit_classifiers, seven: np.ndarray) -> None:
     attack = attack_digit(digit_classifiers, seven, "digit_cnn", "pgd", 0.0, 7)
-    assert attack.source == "CNN" and not attack.perturbation.any()
+    assert attack.source == "Digit CNN" and not attack.perturbation.any()
     for clf in digit_classifiers.values():
         np.testing.assert_allclose(attack.answers[clf.name], clf.predict_proba(seven[None])[0], atol=1e-6)
     assert all(v == 0.0 for row in attack.transfer.values() for v in row.values())
@@ -83,12 +83,12 @@ def test_fgsm_at_a_quarter_fools_the_attacked_cnn(digit_classifiers, seven: np.n
     attack = attack_digit(digit_classifiers, seven, "digit_cnn", "fgsm", 0.25, 7)
     assert np.abs(attack.perturbation).max() <= 0.25 + 1e-6 and attack.adversarial.shape == (28, 28)
     answers = attack.answers_frame().set_index("Model")
-    assert answers.loc["CNN", "Fooled"] and answers.loc["CNN", "Answer"] != 7
-    assert attack.transfer["CNN"]["CNN"] == 1.0
+    assert answers.loc["Digit CNN", "Fooled"] and answers.loc["Digit CNN", "Answer"] != 7
+    assert attack.transfer["Digit CNN"]["Digit CNN"] == 1.0
     table = attack.transfer_frame()
     assert list(table.index) == [f"attack built on {clf.name}" for clf in digit_classifiers.values()]
     assert list(table.columns) == [clf.name for clf in digit_classifiers.values()]
-    assert table.loc["attack built on CNN", "CNN"] == "fooled"
+    assert table.loc["attack built on Digit CNN", "Digit CNN"] == "fooled"
 
 
 @pytest.mark.parametrize("method", ["gradient_x_input", "integrated_gradients"])
@@ -201,12 +201,12 @@ def test_attack_is_on_demand_and_fools_the_attacked_model() -> None:
     assert not at.exception
     answers, transfer = (frame.value for frame in at.dataframe)
     answers = answers.set_index("Model")
-    assert answers.loc["CNN", "Fooled"] and answers.loc["CNN", "Answer"] != 7
-    assert transfer.loc["attack built on CNN", "CNN"] == "fooled"
-    assert list(transfer.columns) == ["NumPy MLP", "PyTorch MLP", "CNN"] and len(transfer) == 3
+    assert answers.loc["Digit CNN", "Fooled"] and answers.loc["Digit CNN", "Answer"] != 7
+    assert transfer.loc["attack built on Digit CNN", "Digit CNN"] == "fooled"
+    assert list(transfer.columns) == ["NumPy MLP", "PyTorch MLP", "Digit CNN"] and len(transfer) == 3
     captions = image_captions(at)
     assert "= the digit attacked on the CNN" in captions
-    assert metrics(at) == {"NumPy MLP": "7", "PyTorch MLP": "7", "CNN": "7"}  # the answers above are unchanged
+    assert metrics(at) == {"NumPy MLP": "7", "PyTorch MLP": "7", "Digit CNN": "7"}  # the answers above are unchanged
     at.slider(key="attack_eps").set_value(0.0).run()
     answers, transfer = (frame.value for frame in at.dataframe)
     assert not answers["Fooled"].any() and list(answers["Answer"]) == [7, 7, 7]
@@ -219,31 +219,31 @@ def test_your_mlp_joins_the_draw_page(monkeypatch) -> None:
     monkeypatch.setattr(train_page, "your_mlp", lambda: mine)
     at = sample_page()
     assert not at.exception
-    assert list(metrics(at)) == ["NumPy MLP", "PyTorch MLP", "CNN", "Your MLP"]
+    assert list(metrics(at)) == ["NumPy MLP", "PyTorch MLP", "Digit CNN", "Your MLP"]
     assert "Your MLP" in probabilities(at)
     at.toggle(key="attack_on").set_value(True).run()
-    assert at.selectbox(key="attack_model").options == ["NumPy MLP", "PyTorch MLP", "CNN", "Your MLP"]
+    assert at.selectbox(key="attack_model").options == ["NumPy MLP", "PyTorch MLP", "Digit CNN", "Your MLP"]
     at.selectbox(key="attack_model").set_value("your_mlp").run()
     assert not at.exception and "= the digit attacked on the Your MLP" in image_captions(at)
     monkeypatch.setattr(train_page, "your_mlp", lambda: None)
-    assert list(metrics(sample_page())) == ["NumPy MLP", "PyTorch MLP", "CNN"]
+    assert list(metrics(sample_page())) == ["NumPy MLP", "PyTorch MLP", "Digit CNN"]
 
 
 # --- compare page ---------------------------------------------------------------------------------------
 def test_compare_page_robustness_curves_or_the_command(tmp_path: Path, monkeypatch) -> None:
-    source = registry.checkpoint_dir()
-    for spec in registry.DIGIT_MODELS:  # the digit models with their reports, no pet model, no robustness yet
+    source = checkpoints.checkpoint_dir()
+    for spec in checkpoints.DIGIT_MODELS:  # the digit models with their reports, no pet model, no robustness yet
         for name in (spec.filename, eval_path(spec.filename).name, history_path(spec.filename).name):
             (tmp_path / name).symlink_to(source / name)
-    monkeypatch.setenv(registry.CHECKPOINT_ENV, str(tmp_path))
+    monkeypatch.setenv(checkpoints.CHECKPOINT_ENV, str(tmp_path))
     at = page("compare_page").run()
     assert not at.exception and "Bent and attacked digits" in at.subheader.values
     assert not [t for t in chart_titles(at) if "digits)" in t]
     command = "python -m training.robustness " + " ".join(
-        f"checkpoints/{spec.filename}" for spec in registry.DIGIT_MODELS) + " --save"  # symlinks, resolved
+        f"checkpoints/{spec.filename}" for spec in checkpoints.DIGIT_MODELS) + " --save"  # symlinks, resolved
     assert command in texts(at.caption)
 
-    for spec, model in (("numpy_mlp", "NumPy MLP"), ("digit_cnn", "CNN")):
+    for spec, model in (("numpy_mlp", "NumPy MLP"), ("digit_cnn", "Digit CNN")):
         checkpoint = tmp_path / f"{spec}.safetensors"
         robustness_json(robustness_path(checkpoint), checkpoint, model)
     at = page("compare_page").run()
@@ -256,5 +256,5 @@ def test_compare_page_robustness_curves_or_the_command(tmp_path: Path, monkeypat
     assert "No robustness report for torch_mlp.safetensors yet." in captions
     pgd = next(c for c in at.get("vega_lite_chart") if "Attacked: PGD" in c.proto.spec)
     lines = pa.ipc.open_stream(pgd.proto.datasets[0].data.data).read_pandas()
-    assert list(lines["model"].unique()) == ["NumPy MLP", "CNN"]  # one line per model with a report
+    assert list(lines["model"].unique()) == ["NumPy MLP", "Digit CNN"]  # one line per model with a report
     assert list(lines["amount"]) == [0.0, 0.1, 0.2] * 2

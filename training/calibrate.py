@@ -20,8 +20,8 @@ from models.metrics import auroc, threshold_for_refusal_rate
 REFUSE_RATE = 0.007  # digits: 0.7% of validation digits refused, so that under 1% of new drawings are (issue 10)
 
 
-def reject_score(logits: np.ndarray, classes: int) -> np.ndarray:
-    """The reject output's log-odds against all classes (as Classifier.unknown_score): float (N,)."""
+def unknown_score(logits: np.ndarray, classes: int) -> np.ndarray:
+    """The unknown output's log-odds against all classes (as Classifier.unknown_score): float (N,)."""
     z = np.asarray(logits, np.float64)
     return z[:, classes] - logsumexp(z[:, :classes])
 
@@ -37,7 +37,7 @@ def calibrate(
     """
     class_logits = np.asarray(known_logits, np.float64)[:, :classes]
     temperature = fit_temperature(class_logits, known_labels)
-    known, unknown = reject_score(known_logits, classes), reject_score(unknown_logits, classes)
+    known, unknown = unknown_score(known_logits, classes), unknown_score(unknown_logits, classes)
     threshold = threshold_for_refusal_rate(known, refuse_rate)
     return {
         "calibration": {
@@ -48,8 +48,8 @@ def calibrate(
             "val_ece_after": expected_calibration_error(softmax(class_logits, temperature), known_labels),
         },
         "unknown": {
-            "method": "reject output trained by outlier exposure",
-            "score": "log-odds of the reject output against all classes",
+            "method": "unknown output trained by outlier exposure",
+            "score": "log-odds of the unknown output against all classes",
             "threshold": threshold,
             "chosen_on": f"{known_name} vs {unknown_name}",
             "val_known_refused": float((known > threshold).mean()),

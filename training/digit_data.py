@@ -1,5 +1,5 @@
 """What the digit models learn from: MNIST, MNIST re-drawn like canvas strokes, and drawings that are not
-digits (label ``NOT_A_DIGIT`` = 10, the models' extra "reject" output).
+digits (label ``NOT_A_DIGIT`` = 10, the models' extra "unknown" output).
 
 MNIST alone teaches a network to call anything a digit; mixing in re-drawn digits teaches it what our canvas
 makes of a digit, and outlier exposure (Hendrycks et al., 2019) on letters, other alphabets and doodles
@@ -30,7 +30,7 @@ from training.mnist_data import load_splits
 from training.not_digits import not_digits, turned
 from training.strokes import redraw
 
-NOT_A_DIGIT = 10  # the reject output's label: it comes after the ten digit classes
+NOT_A_DIGIT = 10  # the unknown output's label: it comes after the ten digit classes
 TURNED_OUTLIERS = 60_000  # turned and mirrored copies of the training non-digits (training/not_digits.turned)
 CACHE_VERSION = 1  # bump when the drawing code changes, so cached drawings are remade
 HOLD_OUT_ONE_IN = 5  # one visitor drawing in five is kept out of training, for evaluating on drawings

@@ -3,7 +3,7 @@ tells what it knows from what it does not. Everything is computed from logits th
 functions (``proba_of``, ``unknown_score_of``), so it measures exactly what the app shows.
 
 Three ways to score "unknown" are compared on the same items (higher = less like the known classes):
-- ``reject``: the log-odds of the model's reject output (only for models trained with one);
+- ``unknown``: the log-odds of the model's unknown output (only for models trained with one);
 - ``msp``: 1 - the highest calibrated class probability (Hendrycks & Gimpel, 2017), the baseline;
 - ``energy``: -logsumexp of the class logits (Liu et al., 2020).
 """
@@ -23,8 +23,8 @@ def scores(clf: Classifier, logits: np.ndarray) -> dict[str, np.ndarray]:
     """Every available "unknown" score of ``logits`` (N, outputs): method -> float (N,)."""
     out = {"msp": 1.0 - clf.proba_of(logits).max(axis=1),
            "energy": -logsumexp(np.asarray(logits, np.float64)[:, : len(clf.class_names)])}
-    if clf.has_reject_output:
-        out = {"reject": clf.unknown_score_of(logits), **out}
+    if clf.has_unknown_output:
+        out = {"unknown": clf.unknown_score_of(logits), **out}
     return out
 
 
@@ -55,13 +55,13 @@ def unknown_report(
         "n_unknown": {source: len(z) for source, z in unknown_logits.items()},
         "auroc": {m: auroc(known[m], pooled[m]) for m in known},
     }
-    if clf.has_reject_output:
+    if clf.has_unknown_output:
         threshold = clf.unknown_threshold
         report |= {
             "threshold": threshold,
-            "known_refused": float((known["reject"] > threshold).mean()),
-            "unknown_caught": float((pooled["reject"] > threshold).mean()),
-            "caught_by_source": {s: float((u["reject"] > threshold).mean()) for s, u in unknown.items()},
-            "roc": roc_curve(known["reject"], pooled["reject"]),
+            "known_refused": float((known["unknown"] > threshold).mean()),
+            "unknown_caught": float((pooled["unknown"] > threshold).mean()),
+            "caught_by_source": {s: float((u["unknown"] > threshold).mean()) for s, u in unknown.items()},
+            "roc": roc_curve(known["unknown"], pooled["unknown"]),
         }
     return report

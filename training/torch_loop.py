@@ -92,7 +92,7 @@ def evaluate(
     classes: int | None = None,
 ) -> dict[str, float]:
     """Loss and accuracy without augmentation or dropout (fp32); answers are the best of the first ``classes``
-    outputs (all when None: a reject output is never an answer here). Returns {"loss", "acc", "n"}."""
+    outputs (all when None: an unknown output is never an answer here). Returns {"loss", "acc", "n"}."""
     model.eval()
     total_loss = correct = 0.0
     for start in range(0, len(labels), batch_size):

@@ -8,13 +8,7 @@ from __future__ import annotations
 import argparse
 import importlib
 
-# model -> (module that trains it, one line for --help). Modules are imported only for the chosen model.
-MODELS = {
-    "numpy_mlp": ("training.train_numpy_mlp", "the from-scratch NumPy MLP on MNIST (hand-written backprop)"),
-    "torch_mlp": ("training.train_digits_torch", "the same MLP in PyTorch on MNIST"),
-    "digit_cnn": ("training.train_digits_torch", "the convolutional network on MNIST"),
-    "pet_cnn": ("training.train_pets", "the cats-vs-dogs convolutional network"),
-}
+from models.registry import BY_KEY, MODELS  # trainers are imported only for the chosen model
 
 
 def build_parser(model: str | None = None) -> argparse.ArgumentParser:
@@ -22,10 +16,10 @@ def build_parser(model: str | None = None) -> argparse.ArgumentParser:
     ``model`` names no model)."""
     p = argparse.ArgumentParser(prog="python -m training.train", description=__doc__)
     sub = p.add_subparsers(dest="model", required=True, help="the model to train")
-    for name, (module, summary) in MODELS.items():
-        sp = sub.add_parser(name, help=summary, description=f"Train {summary}.")
-        if model in (None, name):
-            importlib.import_module(module).add_arguments(sp, name)
+    for info in MODELS:
+        sp = sub.add_parser(info.key, help=info.summary, description=f"Train {info.name}: {info.summary}.")
+        if model in (None, info.key):
+            importlib.import_module(info.trainer).add_arguments(sp, info.key)
     return p
 
 
@@ -33,9 +27,9 @@ def main(argv: list[str] | None = None) -> None:
     import sys
 
     argv = sys.argv[1:] if argv is None else argv
-    chosen = argv[0] if argv and argv[0] in MODELS else None
+    chosen = argv[0] if argv and argv[0] in BY_KEY else None
     args = build_parser(chosen or "").parse_args(argv)  # no model: usage and the list, without importing torch
-    importlib.import_module(MODELS[args.model][0]).run(args)
+    importlib.import_module(BY_KEY[args.model].trainer).run(args)
 
 
 if __name__ == "__main__":

@@ -14,10 +14,11 @@ import numpy as np
 import torch
 
 from models.classifiers import DIGIT_CLASSES
-from models.cnn import CNNConfig, ConvNet
+from models.cnn import CNN, CNNConfig
 from models.inputs import MNIST_MEAN, MNIST_STD, as_digit_batch, normalise_digits
 from models.numpy_mlp import MLPConfig
 from models.numpy_training import random_shift
+from models.registry import BY_KEY
 from models.torch_mlp import TorchMLP
 from training.augment import random_affine
 from training.cli import add_common_args, prepare_run
@@ -90,16 +91,16 @@ def run(args: argparse.Namespace) -> None:
         ]
         optimizer = torch.optim.Adam(groups, lr=args.lr)
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
-        model_type, display = "torch_mlp", "PyTorch MLP"
+        model_type = "torch_mlp"
         extra = {"optimizer": "Adam, cosine decay", "max_shift": args.max_shift}
         bf16 = False
     else:
         config = CNNConfig(in_channels=1, image_size=28, channels=tuple(args.channels), dropout=args.dropout,
                            num_classes=outputs)
-        model = ConvNet(config)
+        model = CNN(config)
         optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
         scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, total_steps=steps)
-        model_type, display = "digit_cnn", "CNN"
+        model_type = "digit_cnn"
         extra = {"optimizer": "AdamW, one-cycle", "augmentation": "rotate 12 deg, zoom 0.9-1.1, shift 10%",
                  "bf16": args.bf16}
         bf16 = args.bf16
@@ -122,7 +123,7 @@ def run(args: argparse.Namespace) -> None:
     test = evaluate(model, *data.test, prepare=prepare, classes=10)
     meta = {
         "model_type": model_type,
-        "display_name": display,
+        "display_name": BY_KEY[model_type].name,
         "architecture": config.summary() + " (PyTorch)",
         "config": asdict(config),
         "class_names": DIGIT_CLASSES,

@@ -16,6 +16,7 @@ import numpy as np
 
 from models.numpy_mlp import Adam, MLPConfig, NumpyMLP
 from models.numpy_training import checkpoint_meta, cosine_lr, evaluate, predict_logits, train_steps
+from models.registry import BY_KEY
 from training.cli import add_common_args, fail, prepare_run
 from training.digit_data import add_data_args, calibrate_digits, data_from_args
 from training.runlog import log_epoch, progress, save_run, training_meta
@@ -74,7 +75,7 @@ def run(args: argparse.Namespace) -> None:
                              outliers=args.outliers, turned_outliers=data.turned, extra_data=data.extra,
                              train_items=int(len(y_train)))
     metrics = {"val_acc": history["epochs"][-1]["val_acc"], "test_acc": test["acc"], "test_loss": test["loss"]}
-    meta = checkpoint_meta(model, "NumPy MLP", "hand-written backprop, Adam", args.seed, training, metrics)
+    meta = checkpoint_meta(model, BY_KEY["numpy_mlp"].name, "hand-written backprop, Adam", args.seed, training, metrics)
     if args.outliers:
         meta |= calibrate_digits(lambda x: predict_logits(model, x), data)
     save_run(args.out, model.state_dict(), meta, history | {"test": test, "wall_time_s": wall})

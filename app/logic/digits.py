@@ -99,7 +99,7 @@ def predict_one(clf: Classifier, digit: np.ndarray) -> DigitPrediction:
     probabilities and the "not a digit" score."""
     acts = clf.activations(digit[None])  # batch of 1: every layer is (1, ...)
     probs = clf.proba_of(acts["logits"])[0]  # (10,)
-    if not clf.has_reject_output:
+    if not clf.has_unknown_output:
         return DigitPrediction(clf.name, probs, acts)
     score = float(clf.unknown_score_of(acts["logits"])[0])
     return DigitPrediction(clf.name, probs, acts, score, clf.unknown_threshold)

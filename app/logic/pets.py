@@ -61,7 +61,7 @@ def analyse_photo(clf: Classifier, photo: np.ndarray) -> PhotoResult:
     start = time.perf_counter()
     acts = clf.activations([photo])  # block<k>: (1, C, h, w), logits: (1, n_classes)
     probs = clf.proba_of(acts["logits"])[0]
-    unknown = (float(clf.unknown_score_of(acts["logits"])[0]), clf.unknown_threshold) if clf.has_reject_output else ()
+    unknown = (float(clf.unknown_score_of(acts["logits"])[0]), clf.unknown_threshold) if clf.has_unknown_output else ()
     cam = clf.gradcam(photo)  # for the predicted class
     trimmed = {name: a[:, :MAX_MAPS_SHOWN] for name, a in acts.items()}
     # Label each grid with the layer's full shape, e.g. (256, 4, 4), even when only 64 maps are drawn.

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from app.logic.registry import ROOT
+from app.logic.checkpoints import ROOT
 from models.artifacts import eval_path, history_path, robustness_path
 
 

@@ -64,7 +64,7 @@ def honesty_table(reports: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
                 "Model": name,
                 "ECE before (%)": _percent(cal.get("ece_before")),
                 "ECE after (%)": _percent(cal.get("ece_after")),
-                "AUROC, reject output": _round(auroc.get("reject")),
+                "AUROC, unknown output": _round(auroc.get("unknown")),
                 "AUROC, 1 - max prob.": _round(auroc.get("msp")),
                 "AUROC, energy": _round(auroc.get("energy")),
                 "Unknown caught (%)": _percent(unknown.get("unknown_caught")),

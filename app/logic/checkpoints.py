@@ -1,4 +1,5 @@
-"""Which checkpoints the app shows, where they live, and loading them without letting one failure spread.
+"""Where the app's checkpoints live, and loading them without letting one failure spread (the models
+themselves are listed once, in ``models.registry``).
 
 The checkpoint folder is ``checkpoints/`` unless ``$PLAYGROUND_CHECKPOINT_DIR`` names another one (used
 by the tests to show the app with a missing or a stand-in checkpoint).
@@ -14,33 +15,15 @@ import numpy as np
 
 from models import CheckpointError, load_classifier
 from models.classifiers import DIGIT_CLASSES, Classifier
+from models.registry import ModelInfo, models_for
 
 ROOT = Path(__file__).resolve().parents[2]
 CHECKPOINT_ENV = "PLAYGROUND_CHECKPOINT_DIR"
 
 
-@dataclass(frozen=True)
-class ModelSpec:
-    """One model the app shows. ``key`` is its one name: model_type, file stem and training sub-command;
-    its display name comes from the checkpoint."""
-
-    key: str
-    task: str  # "digits" or "pets"
-
-    @property
-    def filename(self) -> str:
-        return f"{self.key}.safetensors"
-
-    @property
-    def train_command(self) -> str:
-        return f"python -m training.train {self.key} --out checkpoints/{self.filename} --force"
-
-
-DIGIT_MODELS: tuple[ModelSpec, ...] = (
-    ModelSpec("numpy_mlp", "digits"), ModelSpec("torch_mlp", "digits"), ModelSpec("digit_cnn", "digits")
-)
-PET_MODEL = ModelSpec("pet_cnn", "pets")
-ALL_MODELS: tuple[ModelSpec, ...] = (*DIGIT_MODELS, PET_MODEL)
+DIGIT_MODELS: tuple[ModelInfo, ...] = models_for("digits")
+PET_MODELS: tuple[ModelInfo, ...] = models_for("pets")
+PET_MODEL = PET_MODELS[0]  # the pets page shows one model today
 
 
 def checkpoint_dir() -> Path:
@@ -48,7 +31,7 @@ def checkpoint_dir() -> Path:
     return Path(os.environ.get(CHECKPOINT_ENV) or ROOT / "checkpoints")
 
 
-def checkpoint_path(spec: ModelSpec) -> Path:
+def checkpoint_path(spec: ModelInfo) -> Path:
     return checkpoint_dir() / spec.filename
 
 
@@ -65,7 +48,7 @@ def checkpoint_stamp(path: Path) -> float:
 class LoadedModel:
     """A loaded classifier, or the reason it could not be loaded (then ``classifier`` is None)."""
 
-    spec: ModelSpec
+    spec: ModelInfo
     path: Path
     classifier: Classifier | None
     error: str | None = None
@@ -83,7 +66,7 @@ class LoadedModel:
         )
 
 
-def load_model(spec: ModelSpec, path: Path | None = None) -> LoadedModel:
+def load_model(spec: ModelInfo, path: Path | None = None) -> LoadedModel:
     """Load one model and check it answers; a missing, broken or hostile checkpoint becomes a LoadedModel
     with an error, never an exception, so the other models and every page keep working."""
     path = checkpoint_path(spec) if path is None else Path(path)

@@ -25,8 +25,9 @@ import numpy as np
 import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from models.cnn import CNNConfig, ConvNet
+from models.cnn import CNN, CNNConfig
 from models.datasets import DataNotFoundError, resolve_data_dir
+from models.registry import BY_KEY
 from training.augment import color_jitter, random_affine
 from training.calibrate import calibrate
 from training.cli import add_common_args, fail, prepare_run
@@ -37,7 +38,7 @@ from training.torch_loop import cpu_supports_bf16, evaluate, predict_logits, sta
 
 MEAN = (0.485, 0.456, 0.406)  # ImageNet channel statistics: a fine standardisation for any photo set
 STD = (0.229, 0.224, 0.225)
-NEITHER = len(PET_CLASSES)  # the reject output's label
+NEITHER = len(PET_CLASSES)  # the unknown output's label
 OUTLIER_COPIES = 2  # the non-pet photos are few (about 2,200): each is shown twice per epoch
 REFUSE_RATE = 0.01  # threshold: about 1% of real cat and dog photos may be called "neither"
 
@@ -102,7 +103,7 @@ def run(args: argparse.Namespace) -> None:
     config = CNNConfig(in_channels=3, image_size=args.image_size, channels=tuple(args.channels), convs_per_block=2,
                        stem_stride=2, head="gap", dropout=args.dropout,
                        num_classes=len(PET_CLASSES) + int(args.outliers))
-    model = ConvNet(config).to(memory_format=torch.channels_last)
+    model = CNN(config).to(memory_format=torch.channels_last)
     generator = torch.Generator().manual_seed(args.seed + world.rank)  # each process augments differently
     decay = [p for n, p in model.named_parameters() if p.ndim > 1]
     no_decay = [p for n, p in model.named_parameters() if p.ndim <= 1]  # BatchNorm and biases
@@ -141,7 +142,7 @@ def run(args: argparse.Namespace) -> None:
     model = model.to(memory_format=torch.contiguous_format)
     meta = {
         "model_type": "pet_cnn",
-        "display_name": "Cats-vs-dogs CNN",
+        "display_name": BY_KEY["pet_cnn"].name,
         "architecture": config.summary() + " (PyTorch)",
         "config": asdict(config),
         "class_names": PET_CLASSES,
