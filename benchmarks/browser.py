@@ -2,9 +2,7 @@
 a photo, wait for the answers, look for trouble, take a screenshot. The browser tests, the load test and
 ``python -m benchmarks`` all use this one driver (``playwright.async_api``, so many users can share one loop).
 
-Every selector the driver needs is below, in one place: Streamlit's ``data-testid`` attributes, the
-``st-key-<key>`` classes of the app's widget keys and the pages' URL paths; a visible text only for a radio
-option, which has nothing else to tell it apart.
+Every selector the driver needs, and the JavaScript it asks the page, is in ``benchmarks.app_ui``.
 Every wait is for a condition, with a generous timeout: a busy 2-core machine can be slow, never wrong.
 """
 
@@ -19,6 +17,32 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from benchmarks.app_ui import (
+    ANSWERS,
+    ANSWERS_COMPLETE,
+    APP,
+    CANVAS,
+    CLEAR_BUTTON,
+    FEEDBACK_KEEP,
+    FEEDBACK_LABEL,
+    FEEDBACK_OUTCOME,
+    FEEDBACK_SAVE,
+    FEEDBACK_YES,
+    IMAGES_LOADED,
+    MARKDOWN,
+    METRIC,
+    METRIC_LABEL,
+    METRIC_VALUE,
+    NAV_LINK,
+    OPTION,
+    PAGE_HOOKS,
+    PAGE_READY,
+    PET_SOURCE,
+    PET_UPLOAD,
+    STROKES,
+    TROUBLE,
+)
 
 if TYPE_CHECKING:  # playwright is a development requirement: imported only when a browser is driven
     from playwright.async_api import Browser, Page
@@ -41,74 +65,6 @@ WAIT_S = 120.0  # the longest any single wait may take; generous for 20 users on
 # was sent are waited for up to WAIT_S.
 STROKE_SENT_S = 30.0
 N_DIGIT_MODELS = 3  # NumPy MLP, PyTorch MLP, CNN
-
-# -- selectors -----------------------------------------------------------------------------------------------
-APP = '[data-testid="stApp"]'
-CANVAS = '[data-testid="stBidiComponentIsolated"] canvas.upper-canvas'  # CSS locators pierce open shadow roots
-CLEAR_BUTTON = ".st-key-clear_canvas button"
-DIGIT_SOURCE = ".st-key-digit_source"
-SAMPLE_NUMBER = ".st-key-sample_index input"
-PET_SOURCE = ".st-key-pet_source"
-PET_UPLOAD = '.st-key-pet_upload input[type="file"]'
-METRIC = '[data-testid="stMetric"]'
-METRIC_LABEL = '[data-testid="stMetricLabel"]'
-METRIC_VALUE = '[data-testid="stMetricValue"]'
-IMAGE = '[data-testid="stImage"] img'
-DATAFRAME = '[data-testid="stDataFrame"]'
-EXPANDER = '[data-testid="stExpander"] summary'
-NAV_LINK = '[data-testid="stSidebarNav"] a[href$="/{path}"]'
-FEEDBACK_KEEP = ".st-key-feedback_keep label"
-FEEDBACK_YES = ".st-key-feedback_yes button"
-FEEDBACK_LABEL = ".st-key-feedback_label"
-FEEDBACK_SAVE = ".st-key-feedback_save button"
-OPTION = '[role="option"]'  # an item of an open selectbox's list
-FEEDBACK_OUTCOME = ", ".join(f'[data-testid="stAlertContent{kind}"]' for kind in ("Success", "Warning", "Error"))
-MARKDOWN = '[data-testid="stMarkdownContainer"]'
-TROUBLE = {"Streamlit exception": '[data-testid="stException"]', "error box": '[data-testid="stAlertContentError"]'}
-
-# -- what the page is asked while waiting (JavaScript) ---------------------------------------------------------
-# Installed before any page script: when the mouse was last lifted and when the page sent each websocket
-# message, on the page's own clock, so browser latencies do not include the time Playwright takes to report them.
-PAGE_HOOKS = """
-window.__sends = [];
-const send = WebSocket.prototype.send;
-WebSocket.prototype.send = function (data) { window.__sends.push(performance.now()); return send.call(this, data); };
-addEventListener('pointerup', () => { window.__action = performance.now(); }, true);
-"""
-# No script run is going on, the page is connected, and its title is there and is not ``old``. Every wait is
-# for content like this: under load the browser may draw a whole script run in one go, so the run state
-# can go from idle to idle without ever showing "running".
-PAGE_READY = f"""(old) => !!document.querySelector('{APP}[data-test-script-state="notRunning"]'
-  + '[data-test-connection-state="CONNECTED"]') && !!document.querySelector('h1')
-  && document.querySelector('h1').innerText !== old"""
-IMAGES_LOADED = f"[...document.querySelectorAll('{IMAGE}')].every(i => i.complete && i.naturalWidth > 0)"
-# {trouble} as soon as an exception or error box shows (fail fast rather than wait out the timeout), else the
-# metric values once ``pattern`` matches all ``count`` of them, with the page's time when they were first seen.
-ANSWERS = """([count, pattern, trouble]) => {
-  const bad = document.querySelector(trouble);
-  if (bad) return {trouble: bad.textContent.slice(0, 300)};
-  const values = [...document.querySelectorAll('%s')].map(e => e.textContent.trim());
-  if (values.length !== count || !values.every(v => new RegExp(pattern, 'i').test(v))) return null;
-  window.__answersAt ??= performance.now();
-  return {values, at: window.__answersAt};
-}""" % METRIC_VALUE  # noqa: UP031 - the JS braces make an f-string unreadable
-ANSWERS_COMPLETE = """(args) => {
-  const found = (%s)(args);
-  if (!found || found.trouble) return found;
-  const idle = !!document.querySelector('%s[data-test-script-state="notRunning"]');
-  return idle && %s ? {...found, complete: performance.now()} : null;
-}""" % (ANSWERS, APP, IMAGES_LOADED)  # noqa: UP031
-
-# -- digits drawn in one stroke (one mouse-down..mouse-up, so one rerun), as points on the unit square --------
-STROKES: dict[str, list[tuple[float, float]]] = {
-    "0": [(0.5 + 0.21 * math.sin(t / 20 * math.pi), 0.5 - 0.32 * math.cos(t / 20 * math.pi)) for t in range(41)],
-    "1": [(0.54 - 0.06 * (v / 20), 0.14 + 0.72 * v / 20) for v in range(21)],
-    "2": [(0.3, 0.3), (0.5, 0.15), (0.7, 0.3), (0.3, 0.8), (0.75, 0.8)],
-    "3": [(0.3, 0.2), (0.6, 0.15), (0.7, 0.3), (0.45, 0.48), (0.7, 0.62), (0.62, 0.82), (0.3, 0.82)],
-    "4": [(0.6, 0.15), (0.25, 0.6), (0.75, 0.6), (0.6, 0.45), (0.6, 0.85)],
-    "7": [(0.3, 0.2), (0.7, 0.2), (0.45, 0.82)],
-}
-
 
 class PageTrouble(RuntimeError):
     """The page showed an exception or an error box instead of the answers."""

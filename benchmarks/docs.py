@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import latency
-from benchmarks.browser import DATAFRAME, EXPANDER, AppPage, app_page, chromium
+from benchmarks.app_ui import DATAFRAME, EXPANDER
+from benchmarks.browser import AppPage, app_page, chromium
 from benchmarks.load import USERS, run_load
 from benchmarks.machine import machine
 from benchmarks.server import ROOT, running_app

@@ -16,7 +16,6 @@ import os
 import statistics
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -30,13 +29,14 @@ if str(ROOT) not in sys.path:
 from benchmarks import docs, latency  # noqa: E402
 from benchmarks.browser import CHROMIUM  # noqa: E402
 from benchmarks.machine import machine  # noqa: E402
+from benchmarks.report import markdown  # noqa: E402
+from benchmarks.training_ratio import training_ratio_child  # noqa: E402
 from models.registry import KEYS  # noqa: E402
 from models.runtime import configure_torch_threads  # noqa: E402
 
 CHECKPOINTS = ROOT / "checkpoints"
 MODELS = KEYS  # every model in models.registry
 BATCH = 256
-RATIO_LIMIT = 1.5  # the NumPy MLP must train within 1.5x of PyTorch's time
 THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 
 
@@ -90,87 +90,6 @@ def bench_inference(quick: bool) -> list[dict[str, Any]]:
             }
         )
     return rows
-
-
-# --- training: NumPy vs PyTorch MLP -------------------------------------------------------------------
-def training_data(examples: int) -> tuple[np.ndarray, np.ndarray, str]:
-    """The first ``examples`` MNIST training digits, or the bundled sample tiled when MNIST is absent."""
-    from models.datasets import resolve_data_dir
-
-    data_dir = resolve_data_dir(None)
-    if (data_dir / "MNIST" / "raw").is_dir():
-        from models.datasets import load_mnist
-
-        x, y = load_mnist(data_dir, train=True)
-        source = f"MNIST training set ({data_dir})"
-    else:
-        from models.samples import load_digit_sample
-
-        x, y, _ = load_digit_sample()
-        source = "bundled 500-digit sample, tiled"
-    reps = -(-examples // len(y))
-    return np.concatenate([x] * reps)[:examples], np.concatenate([y] * reps)[:examples], source
-
-
-def training_ratio_child(examples: int, rounds: int, batch_size: int) -> dict[str, Any]:
-    """Runs in a child process whose BLAS/OpenMP thread caps were set before NumPy was imported."""
-    import torch
-
-    from models.numpy_mlp import Adam, MLPConfig, NumpyMLP
-    from models.torch_mlp import TorchMLP
-    from training import train_numpy_mlp
-    from training.torch_loop import train_one_epoch as torch_epoch
-    from training.train_digits_torch import make_prepare
-
-    x, y, source = training_data(examples)
-    config = MLPConfig()  # the committed models' architecture: 784-512-256-10, dropout 0.2
-    numpy_times, torch_times = [], []
-    for r in range(rounds):  # alternate the two so that load from other processes hits both alike
-        model = NumpyMLP(config, seed=r)
-        optimizer = Adam(model.parameters(), lr=1e-3)
-        rng = np.random.default_rng(r)
-        started = time.perf_counter()
-        train_numpy_mlp.train_one_epoch(
-            model, optimizer, x, y, batch_size=batch_size, rng=rng, max_shift=2, lr_at=lambda: 1e-3, show_progress=False
-        )
-        numpy_times.append(time.perf_counter() - started)
-
-        torch.manual_seed(r)
-        tmodel = TorchMLP(config)
-        generator = torch.Generator().manual_seed(r)
-        prepare = make_prepare("torch_mlp", 2, np.random.default_rng(r), generator)
-        toptim = torch.optim.Adam(tmodel.parameters(), lr=1e-3)
-        started = time.perf_counter()
-        torch_epoch(
-            tmodel,
-            x,
-            y,
-            order=np.random.default_rng(r).permutation(len(y)),
-            prepare=prepare,
-            optimizer=toptim,
-            scheduler=None,
-            batch_size=batch_size,
-            generator=generator,
-            show_progress=False,
-        )
-        torch_times.append(time.perf_counter() - started)
-    per_10k = 10_000 / examples
-    numpy_s, torch_s = min(numpy_times) * per_10k, min(torch_times) * per_10k
-    return {
-        "architecture": config.summary(),
-        "batch_size": batch_size,
-        "examples": examples,
-        "rounds": rounds,
-        "data": source,
-        "threads": torch.get_num_threads(),
-        "numpy_s_per_10k": numpy_s,
-        "torch_s_per_10k": torch_s,
-        "numpy_s_per_epoch_55k": numpy_s * 5.5,
-        "torch_s_per_epoch_55k": torch_s * 5.5,
-        "ratio_numpy_over_torch": numpy_s / torch_s,
-        "within_limit": numpy_s / torch_s <= RATIO_LIMIT,
-        "limit": RATIO_LIMIT,
-    }
 
 
 def run_child(args: list[str], threads: int) -> dict[str, Any]:
@@ -253,72 +172,6 @@ def speeds(quick: bool) -> dict[str, dict[str, Any]]:
     with running_app() as url:
         measured = latency.measure(url, strokes, repeats) | lab
     return {name: measured[name] for name in latency.WHAT}  # the figures, not every stroke
-
-
-# --- report -------------------------------------------------------------------------------------------
-def markdown(results: dict[str, Any]) -> str:
-    m, t, mem = results["machine"], results["training"], results["memory"]
-    lines = [
-        "# Benchmarks",
-        "",
-        f"Machine: {m['cpu']}, {m['cores']} cores available, torch {m['versions']['torch']} with "
-        f"{results['inference_threads']} intra-op thread(s) for inference; Python {m['versions']['python']}, "
-        f"NumPy {m['versions']['numpy']}. Load average at start: "
-        + (", ".join(f"{v:.2f}" for v in m["load_average"]) if m["load_average"] else "n/a")
-        + f". Mode: {'quick' if results['quick'] else 'full'}. Reproduce with `python -m benchmarks`.",
-        "",
-        "## Inference (median of repeated runs)",
-        "",
-        "| model | parameters | 1 input (ms) | batch of 256 (ms) | throughput (items/s) |",
-        "|---|---:|---:|---:|---:|",
-    ]
-    for row in results["inference"]:
-        if "missing" in row:
-            lines.append(f"| {row['model']} | - | - | - | {row['missing']} |")
-        else:
-            lines.append(
-                f"| {row['name']} | {row['parameters']:,} | {row['single_ms']:.2f} | {row['batch_ms']:.1f} | "
-                f"{row['throughput_per_s']:,.0f} |"
-            )
-    lines += [
-        "",
-        f"## Training: NumPy MLP vs PyTorch MLP ({t['architecture']}, batch {t['batch_size']}, "
-        f"{t['threads']} thread(s))",
-        "",
-        "| implementation | s per 10,000 examples | s per 55,000-example epoch |",
-        "|---|---:|---:|",
-        f"| NumPy (hand-written backprop + Adam) | {t['numpy_s_per_10k']:.2f} | {t['numpy_s_per_epoch_55k']:.1f} |",
-        f"| PyTorch (autograd + torch.optim.Adam) | {t['torch_s_per_10k']:.2f} | {t['torch_s_per_epoch_55k']:.1f} |",
-        "",
-        f"Ratio NumPy / PyTorch: **{t['ratio_numpy_over_torch']:.2f}x** (limit {t['limit']}x: "
-        f"{'within' if t['within_limit'] else 'OVER'}); best of {t['rounds']} rounds on {t['examples']:,} "
-        f"examples of the {t['data']}.",
-        "",
-        "## Memory",
-        "",
-        f"App-like process (streamlit + torch imported, models {', '.join(mem['models'])} loaded and run once): "
-        f"**{mem['rss_all_models_mb']:.0f} MB RSS** ({mem['rss_imports_mb']:.0f} MB after imports, "
-        f"+{mem['models_mb']:.0f} MB for the models; peak {mem['peak_rss_mb']:.0f} MB).",
-        "",
-        "## Speeds a user feels, against their budgets",
-        "",
-        "| what | median (ms) | p90 (ms) | runs | budget (ms) | |",
-        "|---|---:|---:|---:|---:|---|",
-    ]
-    for f in results["speeds"].values():
-        budget = f.get("budget_ms") or "-"
-        if "median_ms" not in f:
-            lines.append(f"| {f['what']} | - | - | - | {budget} | not measured: {f['note']} |")
-            continue
-        verdict = {True: "within", False: "**OVER**"}.get(f.get("within_budget"), "")
-        lines.append(f"| {f['what']} | {f['median_ms']:.1f} | {f['p90_ms']:.1f} | {f['runs']} | {budget} | {verdict} |")
-    lines += [
-        "",
-        "Server figures time the app's own functions in this process; browser figures run a real server and "
-        "headless Chromium, on the page's clock from mouse-up. A budget missed on a busy machine is reported "
-        "here, not raised.",
-    ]
-    return "\n".join(lines) + "\n"
 
 
 def build_parser() -> argparse.ArgumentParser:

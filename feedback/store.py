@@ -1,9 +1,8 @@
 """FeedbackStore: save, query, delete and export the drawings visitors label, in SQLite or PostgreSQL.
 
 The database is chosen by the ``url`` argument, else $PLAYGROUND_DB_URL, else the SQLite file
-``<$PLAYGROUND_FEEDBACK_DIR or ./data>/feedback.sqlite3``. The store connects lazily: the first call
-creates the engine and brings the schema to the newest Alembic revision; if that fails, the call raises
-StoreUnavailableError and the next call tries again, so an app can start while its database is down.
+``<$PLAYGROUND_FEEDBACK_DIR or ./data>/feedback.sqlite3``. Connecting (lazily, migrating on first use,
+retrying after a failure) is ``feedback.database``'s job; this module owns the operations and their queries.
 
 Visitors are never stored by IP or session id: ``add`` keeps sha256(salt + session id), with the salt
 from $PLAYGROUND_FEEDBACK_SALT or, by default, a random one the first migration writes into the
@@ -16,29 +15,22 @@ import hashlib
 import json
 import numbers
 import os
-import sqlite3
-import threading
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager, suppress
+from collections.abc import Iterable, Mapping
 from datetime import UTC
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from alembic import command
-from alembic.config import Config
-from alembic.util import CommandError
-from sqlalchemy import Engine, and_, case, create_engine, delete, distinct, event, false, func, select, update
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import and_, case, delete, distinct, false, func, select, update
+from sqlalchemy.orm import selectinload
 from sqlalchemy.sql import ColumnElement
 
+from feedback.database import Database
 from feedback.errors import InvalidFeedbackError, RateLimitedError, StoreUnavailableError
 from feedback.exports import write_idx, write_imagefolder
 from feedback.ratelimit import RateLimiter
 from feedback.records import LABEL_NAMES, Answer, Drawing
-from feedback.schema import SALT_KEY, AnswerRow, DrawingRow, Setting
+from feedback.schema import AnswerRow, DrawingRow, Setting
 from feedback.validation import (
     check_answers,
     check_class,
@@ -50,13 +42,7 @@ from feedback.validation import (
 
 DB_URL_ENV = "PLAYGROUND_DB_URL"
 DIR_ENV = "PLAYGROUND_FEEDBACK_DIR"
-SALT_ENV = "PLAYGROUND_FEEDBACK_SALT"
-MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 MAX_PAGE = 500  # most drawings one list() call returns
-PG_CONNECT_TIMEOUT_S = 5  # a PostgreSQL server that does not answer is reported, not waited on forever
-MIGRATION_LOCK_ID = 0x5EED_BACC  # PostgreSQL advisory lock held while migrating (any fixed number)
-# Alembic's `context` module is one global per process, so two threads must never migrate at once.
-_MIGRATION_LOCK = threading.Lock()
 
 
 class FeedbackStore:
@@ -66,17 +52,11 @@ class FeedbackStore:
         """``busy_timeout``: seconds an SQLite write waits for another writer before giving up.
         ``limiter``: saves allowed per visitor (default: bursts of 10, then 1 per second)."""
         env_url = os.environ.get(DB_URL_ENV)
-        self._data_dir = None if url or env_url else Path(os.environ.get(DIR_ENV) or "data").resolve()
-        self.url = url or env_url or f"sqlite:///{self._data_dir / 'feedback.sqlite3'}"
-        self.busy_timeout = busy_timeout
+        data_dir = None if url or env_url else Path(os.environ.get(DIR_ENV) or "data").resolve()
+        self.url = url or env_url or f"sqlite:///{data_dir / 'feedback.sqlite3'}"
         self.limiter = limiter or RateLimiter()
-        try:
-            self._shown_url = make_url(self.url).render_as_string(hide_password=True)
-        except ArgumentError:
-            self._shown_url = "(not a valid database URL)"
-        self._engine: Engine | None = None
-        self._salt = ""
-        self._open_lock = threading.Lock()
+        self._db = Database(self.url, busy_timeout, data_dir)
+        self._session = self._db.session
 
     # --- the API -------------------------------------------------------------------------------------
 
@@ -98,7 +78,7 @@ class FeedbackStore:
         row.answers = [AnswerRow(model_key=key, **a._asdict()) for key, a in check_answers(answers).items()]
         session_id = check_session_id(session_id)
         with self._session(writes=True) as session:
-            row.client_hash = hashlib.sha256((self._salt + session_id).encode()).hexdigest()
+            row.client_hash = hashlib.sha256((self._db.salt + session_id).encode()).hexdigest()
             if not self.limiter.allow(row.client_hash):
                 raise RateLimitedError("too many drawings saved in a short time: wait a few seconds and try again")
             session.add(row)
@@ -194,10 +174,7 @@ class FeedbackStore:
 
     def close(self) -> None:
         """Close the pooled connections (a later call reconnects)."""
-        with self._open_lock:
-            if self._engine is not None:
-                self._engine.dispose()
-                self._engine = None
+        self._db.close()
 
     def __enter__(self) -> FeedbackStore:
         return self
@@ -205,92 +182,13 @@ class FeedbackStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # --- connecting ----------------------------------------------------------------------------------
-
-    @contextmanager
-    def _session(self, writes: bool = False) -> Iterator[Session]:
-        """A session in one transaction, committed at the end; database failures become StoreUnavailableError."""
-        try:
-            engine = self._ready().execution_options(writes=writes)
-            with Session(engine) as session, session.begin():
-                yield session
-        except (SQLAlchemyError, CommandError, OSError) as e:
-            raise StoreUnavailableError(f"feedback database unavailable ({self._shown_url}): {_reason(e)}") from e
-
-    def _ready(self) -> Engine:
-        """The engine, created and migrated to the newest schema on first use (and after a failed first use)."""
-        with self._open_lock:
-            if self._engine is None:
-                if self._data_dir is not None:
-                    self._data_dir.mkdir(parents=True, exist_ok=True)
-                engine = self._create_engine()
-                try:
-                    _migrate(engine)
-                    with engine.connect() as conn:
-                        salt = os.environ.get(SALT_ENV) or conn.scalar(
-                            select(Setting.value).where(Setting.key == SALT_KEY)
-                        )
-                    if not salt:  # the first migration writes it; someone deleted it since
-                        raise StoreUnavailableError(f"feedback database {self._shown_url} lacks settings.{SALT_KEY}")
-                except BaseException:
-                    engine.dispose()
-                    raise
-                self._engine, self._salt = engine, salt
-            return self._engine
-
-    def _create_engine(self) -> Engine:
-        url = make_url(self.url)
-        if url.drivername == "postgresql":  # SQLAlchemy would pick psycopg2; psycopg 3 is what we install
-            url = url.set(drivername="postgresql+psycopg")
-        if url.get_backend_name() == "sqlite":
-            engine = create_engine(url)
-            _configure_sqlite(engine, busy_timeout_ms=int(self.busy_timeout * 1000))
-            return engine
-        # A server can restart under us: pre-ping replaces dead pooled connections instead of failing a call.
-        connect_args = {"connect_timeout": PG_CONNECT_TIMEOUT_S} if url.drivername == "postgresql+psycopg" else {}
-        return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+    # --- helpers -------------------------------------------------------------------------------------
 
     def _images(self, labels: Iterable[int]) -> list[tuple[int, np.ndarray, int]]:
         """(id, image, label) of every drawing with one of these labels, oldest first."""
         query = select(DrawingRow.id, DrawingRow.digit, DrawingRow.label).where(DrawingRow.label.in_(list(labels)))
         with self._session() as session:
             return [(i, _image(digit), label) for i, digit, label in session.execute(query.order_by(DrawingRow.id))]
-
-
-def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # SQLAlchemy emits BEGIN itself (below): sqlite3's own handling would autocommit DDL in migrations.
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute(f"PRAGMA busy_timeout = {busy_timeout_ms:d}")  # PRAGMA takes no bound parameters
-        # WAL: readers and one writer work side by side. WAL is stored in the file, and switching a brand-new
-        # file fails at once (no busy wait) while another process is creating it; that one or a later
-        # connection sets it, so this one can go on.
-        with suppress(sqlite3.OperationalError):
-            cursor.execute("PRAGMA journal_mode = WAL")
-        cursor.execute("PRAGMA synchronous = NORMAL")  # usual with WAL: fast commits; a power cut may lose the last
-        cursor.execute("PRAGMA foreign_keys = ON")  # off by default in SQLite; needed for ON DELETE CASCADE
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: Any) -> None:
-        # Writers take the write lock at BEGIN (IMMEDIATE), so concurrent writers queue for busy_timeout
-        # instead of failing on a stale read snapshot; readers never block under WAL.
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("writes") else "BEGIN")
-
-
-def _migrate(engine: Engine) -> None:
-    """``alembic upgrade head``, safe when several threads or processes open a new database at once."""
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    with _MIGRATION_LOCK, engine.execution_options(writes=True).begin() as conn:
-        # Across processes: SQLite's BEGIN IMMEDIATE (writes=True) already excludes other writers;
-        # PostgreSQL needs an explicit lock, released when this transaction ends.
-        if conn.dialect.name == "postgresql":
-            conn.execute(select(func.pg_advisory_xact_lock(MIGRATION_LOCK_ID)))
-        config.attributes["connection"] = conn
-        command.upgrade(config, "head")
 
 
 def _filters(label: Any, disagreed: Any, all_wrong: Any) -> list[ColumnElement[bool]]:
@@ -336,8 +234,3 @@ def _to_drawing(row: DrawingRow) -> Drawing:
         client_hash=row.client_hash,
     )
 
-
-def _reason(error: Exception) -> str:
-    """The first line of the driver's message: enough to act on, without SQL or a traceback."""
-    message = str(error.orig) if isinstance(error, DBAPIError) else str(error)
-    return (message.strip().splitlines() or [type(error).__name__])[0]

@@ -159,7 +159,7 @@ def test_missing_file_refused(tmp_path):
 def test_directory_refused(tmp_path):
     folder = tmp_path / "dir.safetensors"
     folder.mkdir()
-    refused(folder)
+    assert "not found" in refused(folder)
 
 
 @pytest.mark.parametrize("keep", [0, 7, 100, 0.5])
@@ -180,7 +180,7 @@ def test_header_claiming_huge_size_refused(tmp_path):
     """safetensors starts with the header length: a lying length must not make the loader allocate it."""
     path = tmp_path / "liar.safetensors"
     path.write_bytes((2**62).to_bytes(8, "little") + b'{"w":{}}')
-    assert "not a readable checkpoint" in refused(path)
+    assert f"the header claims {2**62:,} bytes, more than the" in refused(path)
 
 
 # --- malicious pickles --------------------------------------------------------------------------------
@@ -316,9 +316,15 @@ def test_huge_layer_in_config_refused_before_allocating(tmp_path):
         tracemalloc.stop()
 
 
+MAX_MODULES = 100  # modules a refused one-array file may construct (these build 33, 38 and 5; unchecked: 10**6)
+
+
+@pytest.mark.slow
 def test_huge_torch_configs_refused_without_allocating(tmp_path):
     """CNN channels of 20,000 (13.8 GB and 48 s before), a million convolutions per block, 400,000 MLP units:
-    built on the meta device, compared with the file's arrays, refused; measured in a fresh process."""
+    built on the meta device, compared with the file's arrays, refused; measured in a fresh process. The work
+    is counted, not timed: the modules constructed (a million convolutions would be a million) and the
+    memory; a CPU-time limit stops the child if anything else runs away."""
     cnn = {"in_channels": 3, "image_size": 128, "channels": [20_000] * 4, "convs_per_block": 2,
            "stem_stride": 2, "head": "gap", "dropout": 0.3, "num_classes": 2}
     files = [
@@ -330,24 +336,31 @@ def test_huge_torch_configs_refused_without_allocating(tmp_path):
               config={"sizes": [784, 400_000, 10]})),
     ]
     code = f"""
-import resource, sys, time
+import resource, sys
+resource.setrlimit(resource.RLIMIT_CPU, (120, 120))
 sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r})
 import torch
 from models import CheckpointError, load_classifier
+built = [0]
+init = torch.nn.Module.__init__
+def counting_init(self, *args, **kwargs):
+    built[0] += 1
+    init(self, *args, **kwargs)
+torch.nn.Module.__init__ = counting_init
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 for path in {[str(f) for f in files]!r}:
-    started = time.perf_counter()
+    built[0] = 0
     try:
         load_classifier(path)
         print("LOADED", path)
     except CheckpointError as e:
-        print("REFUSED", round(time.perf_counter() - started, 2), str(e)[:200])
+        print("REFUSED", built[0], str(e)[:200])
 print("GROWTH_MB", (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True).stdout
     lines = out.splitlines()
     assert [line.split()[0] for line in lines[:3]] == ["REFUSED"] * 3, out
-    assert all(float(line.split()[1]) < 5 and "do not fit" in line for line in lines[:3]), out
+    assert all(int(line.split()[1]) <= MAX_MODULES and "do not fit" in line for line in lines[:3]), out
     assert float(lines[3].split()[1]) < 50, out
 
 
@@ -361,7 +374,8 @@ def test_deeply_nested_json_refused(tmp_path, where):
         assert "nests deeper" in refused(path)
     elif where == "header":
         forge(path, {}, header_text='{"__metadata__": {}, "x": ' + deep + "}")
-        assert "not a readable checkpoint" in refused(path)
+        assert "not a readable checkpoint (truncated, corrupt or not safetensors: the header nests deeper" in (
+            refused(path))
     else:
         shutil.copyfile(SOURCE, path)
         (tmp_path / MANIFEST_NAME).write_text('{"format": "nn-playground/1", "files": ' + deep + "}")
@@ -369,30 +383,32 @@ def test_deeply_nested_json_refused(tmp_path, where):
             load_classifier(path)
 
 
+MALFORMED = "metadata is missing or malformed"
+NOT_MLP = "config does not fit MLPConfig"
+
+
 @pytest.mark.parametrize(
-    "changes",
+    ("changes", "fragment"),
     [
-        {"model_type": ["numpy_mlp"]},
-        {"class_names": "0123456789"},
-        {"class_names": [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]},
-        {"display_name": {"name": "x"}},
-        {"config": ["sizes", 784]},
-        {"config": {"sizes": "784-512-256-10"}},
-        {"config": {"sizes": [784, True, 10]}},
-        {"config": {"sizes": [784, 512.5, 256, 10]}},
-        {"config": {"dropout": "0.2"}},
-        {"config": {"layers": 3}},
-        {"normalization": {"mean": "0.13", "std": 0.3}},
-        {"normalization": [0.13, 0.31]},
+        ({"model_type": ["numpy_mlp"]}, f"{MALFORMED} (model_type is missing or not a string"),
+        ({"class_names": "0123456789"}, f"{MALFORMED} (class_names is missing"),
+        ({"class_names": [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]}, f"{MALFORMED} (class_names is missing"),
+        ({"display_name": {"name": "x"}}, f"{MALFORMED} (display_name is not a string"),
+        ({"config": ["sizes", 784]}, f"{MALFORMED} (display_name is not a string or config is not a JSON object"),
+        ({"config": {"sizes": "784-512-256-10"}}, f"{NOT_MLP} (sizes: expected a list"),
+        ({"config": {"sizes": [784, True, 10]}}, f"{NOT_MLP} (sizes: expected an integer"),
+        ({"config": {"sizes": [784, 512.5, 256, 10]}}, f"{NOT_MLP} (sizes: expected an integer"),
+        ({"config": {"dropout": "0.2"}}, f"{NOT_MLP} (dropout: expected a finite number"),
+        ({"config": {"layers": 3}}, f"{NOT_MLP} (unknown fields ['layers']"),
+        ({"normalization": {"mean": "0.13", "std": 0.3}}, f"{MALFORMED} (normalization needs numeric mean and std"),
+        ({"normalization": [0.13, 0.31]}, f"{MALFORMED} (normalization needs numeric mean and std"),
     ],
-    ids=lambda c: f"{next(iter(c))}={json.dumps(c[next(iter(c))])[:20]}",
+    ids=lambda c: f"{next(iter(c))}={json.dumps(c[next(iter(c))])[:20]}" if isinstance(c, dict) else "",
 )
-def test_wrong_types_in_metadata_refused(tmp_path, changes):
+def test_wrong_types_in_metadata_refused(tmp_path, changes, fragment):
     """A list where a string belongs gave TypeError/AttributeError, which load_model did not catch."""
-    arrays = real_arrays()
-    path = forge(tmp_path / "typed.safetensors", arrays, numpy_mlp_meta(**changes))
-    message = refused(path)
-    assert "malformed" in message or "does not fit" in message
+    path = forge(tmp_path / "typed.safetensors", real_arrays(), numpy_mlp_meta(**changes))
+    assert fragment in refused(path)
 
 
 @pytest.mark.parametrize(
@@ -444,16 +460,22 @@ def test_dtypes_the_project_does_not_write_refused(tmp_path, dtype):
 @pytest.mark.parametrize(
     ("edit", "fragment"),
     [
-        (lambda h: h["biases.0"].update(data_offsets=[0, 4]), "does not fill"),
-        (lambda h: h["biases.0"].update(shape=[10**12]), "does not fill"),
-        (lambda h: h["biases.0"].update(shape=[-512]), "malformed shape"),
-        (lambda h: h["biases.0"].update(shape="512"), "malformed shape"),
-        (lambda h: h["biases.0"].pop("dtype"), "dtype, shape and data_offsets"),
-        (lambda h: h.update(__metadata__=["format"]), "table of strings"),
+        # Refused by safetensors (the messages are its own):
+        (lambda h: h["biases.0"].update(data_offsets=[0, 4]), "invalid shape, data type, or offset for tensor"),
+        (lambda h: h["biases.0"].update(shape=[10**12]), "invalid shape, data type, or offset for tensor"),
+        (lambda h: h["biases.0"].update(shape=[2**62, 2**62]), "overflow computing buffer size"),
+        (lambda h: h["biases.0"].update(shape=[-512]), "invalid value: integer `-512`, expected usize"),
+        (lambda h: h["biases.0"].update(shape="512"), 'invalid type: string "512", expected a sequence'),
+        (lambda h: h["biases.0"].pop("shape"), "missing field `shape`"),
+        (lambda h: h.update(__metadata__=["format"]), "invalid type: sequence, expected a map"),
+        (lambda h: h.update(__metadata__={"format": 1}), "invalid type: integer `1`, expected a string"),
         # biases.1 moved onto biases.0's bytes at its own size (float32: 4 bytes a value)
-        (lambda h: h["biases.1"].update(data_offsets=[0, 4 * h["biases.1"]["shape"][0]]), "gaps or overlap"),
+        (lambda h: h["biases.1"].update(data_offsets=[0, 4 * h["biases.1"]["shape"][0]]), "invalid offset for tensor"),
+        # Refused by our own check, before safetensors sees the file:
+        (lambda h: h["biases.0"].pop("dtype"), "array 'biases.0' has dtype None; this project writes only F32"),
     ],
-    ids=["offsets", "huge-shape", "negative", "shape-str", "no-dtype", "metadata-list", "overlap"],
+    ids=["offsets", "huge-shape", "overflow", "negative", "shape-str", "no-shape", "metadata-list", "metadata-int",
+         "overlap", "no-dtype"],
 )
 def test_inconsistent_headers_refused(tmp_path, edit, fragment):
     path = tmp_path / "edited.safetensors"
@@ -470,11 +492,11 @@ def test_inconsistent_headers_refused(tmp_path, edit, fragment):
 def test_trailing_bytes_and_lying_lengths_refused(tmp_path):
     path = forge(tmp_path / "tail.safetensors", real_arrays(), numpy_mlp_meta())
     path.write_bytes(path.read_bytes() + b"\0" * 16)
-    assert "after the header" in refused(path)
+    assert "file not fully covered" in refused(path)  # safetensors' words
     data = bytearray(forge(tmp_path / "len.safetensors", real_arrays(), numpy_mlp_meta()).read_bytes())
     data[:8] = (len(data) - 4).to_bytes(8, "little")
     (tmp_path / "len.safetensors").write_bytes(bytes(data))
-    assert "not a readable checkpoint" in refused(tmp_path / "len.safetensors")
+    assert f"the header claims {len(data) - 4:,} bytes" in refused(tmp_path / "len.safetensors")
 
 
 @pytest.mark.parametrize(
@@ -501,6 +523,7 @@ def test_oversized_checkpoint_refused_unread(tmp_path, monkeypatch):
     assert "larger than" in refused(path)
 
 
+@pytest.mark.slow
 def test_app_keeps_the_other_models_when_one_is_hostile(tmp_path, monkeypatch):
     """Each broken checkpoint costs its own model only: the page names it and the others answer."""
     from streamlit.testing.v1 import AppTest

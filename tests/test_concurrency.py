@@ -7,6 +7,8 @@ really overlap; a Barrier starts them together.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -15,6 +17,7 @@ import pytest
 import torch
 
 from models.runtime import THREADS_ENV, configure_torch_threads, default_torch_threads
+from tests.conftest import ROOT
 
 N_THREADS = 8
 ROUNDS = 6
@@ -49,6 +52,7 @@ def hammer(call, inputs: list, rounds: int = ROUNDS) -> list[list]:
         return list(pool.map(worker, range(N_THREADS)))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("key", ["numpy_mlp", "torch_mlp", "digit_cnn"])
 def test_digit_classifier_thread_safe(digit_classifiers, digit_sample, key):
     model = digit_classifiers[key]
@@ -65,6 +69,7 @@ def test_digit_classifier_thread_safe(digit_classifiers, digit_sample, key):
             assert all(np.array_equal(got[k], want[k]) for k in want)
 
 
+@pytest.mark.slow
 def test_pet_classifier_thread_safe(pet_classifier):
     rng = np.random.default_rng(0)
     inputs = [rng.integers(0, 256, (40 + 7 * i, 60 + 5 * i, 3), dtype=np.uint8) for i in range(6)]
@@ -106,7 +111,17 @@ def test_configure_torch_threads(restore_torch_threads, monkeypatch):
     monkeypatch.setenv(THREADS_ENV, "2")
     assert configure_torch_threads() == 2 == torch.get_num_threads()
     assert configure_torch_threads() == 2  # idempotent: Streamlit reruns call it again and again
-    assert torch.get_num_interop_threads() >= 1
+
+
+@pytest.mark.slow
+def test_configure_asks_for_one_interop_thread():
+    """torch sizes its inter-op pool once per process, before first use (by default one thread per core), so
+    this runs in a fresh process: there, configure_torch_threads leaves exactly one."""
+    code = ("import torch; from models.runtime import configure_torch_threads; "
+            "configure_torch_threads(2); print(torch.get_num_interop_threads(), torch.get_num_threads())")
+    run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.split() == ["1", "2"]
 
 
 @pytest.mark.parametrize("bad", ["many", "0", "-1"])

@@ -73,14 +73,6 @@ def test_hadolint_clean():
     assert result.returncode == 0 and not result.stdout.strip(), result.stdout + result.stderr
 
 
-def test_hadolint_catches_a_bad_dockerfile(tmp_path):
-    """The lint step can fail: an unpinned, root, cache-keeping recipe is reported."""
-    bad = tmp_path / "Dockerfile"
-    bad.write_text("FROM python:latest\nRUN pip install torch\nCMD streamlit run app/main.py\n")
-    result = subprocess.run([hadolint(), "--no-color", str(bad)], capture_output=True, text=True, timeout=60)
-    assert result.returncode != 0 and "DL3007" in result.stdout  # 'latest' tag
-
-
 def test_small_python_311_base():
     (base,) = args_of("FROM")
     assert re.fullmatch(r"python:3\.11(\.\d+)?-slim(-\w+)?", base), base
@@ -103,11 +95,10 @@ def test_cpu_only_torch_pinned_like_requirements():
 def test_runs_as_non_root():
     users = args_of("USER")
     assert users, "no USER instruction: the server would run as root"
-    user = users[-1].split(":")[0]
-    assert user not in ("root", "0")
+    assert users[-1] == "10001:10001", users
     names = [word for word, _ in instructions()]
     assert names.index("USER") > max(i for i, n in enumerate(names) if n in ("RUN", "COPY")), "USER too early"
-    assert re.search(rf"useradd .*--uid {user}\b", " ".join(args_of("RUN"))), "the USER id is never created"
+    assert re.search(r"useradd .*--uid 10001 --gid 10001\b", " ".join(args_of("RUN"))), "the USER is never created"
 
 
 def test_serves_the_app_on_8501():
@@ -193,6 +184,8 @@ def test_dockerignore_keeps_out_what_the_image_must_not_hold():
         "tests/test_docker.py",
         "runs/cnn/log.txt",
         "checkpoints/.numpy_mlp.safetensors.abc.tmp",
+        "Dockerfile",
+        ".dockerignore",
     ]:
         assert ignored(path, patterns), f"{path} would be copied into the image"
     for path in [

@@ -21,18 +21,8 @@ from PIL import Image
 
 from app.feedback_page import PASSWORD_ENV
 from benchmarks import docs
-from benchmarks.browser import (
-    APP,
-    CANVAS,
-    CHROMIUM,
-    DATAFRAME,
-    DIGIT_SOURCE,
-    SAMPLE_NUMBER,
-    STROKES,
-    VIEWPORT,
-    app_page,
-    chromium,
-)
+from benchmarks.app_ui import APP, CANVAS, DATAFRAME, DIGIT_SOURCE, SAMPLE_NUMBER, STROKES
+from benchmarks.browser import CHROMIUM, VIEWPORT, app_page, chromium
 from benchmarks.latency import BUDGETS_MS, LAB, WHAT
 from benchmarks.load import photos_read_right
 from benchmarks.server import running_app

@@ -37,8 +37,8 @@ from feedback import (
     RateLimiter,
     StoreUnavailableError,
 )
+from feedback.database import MIGRATIONS
 from feedback.schema import AnswerRow, Base, Setting
-from feedback.store import MIGRATIONS
 from tests.conftest import ROOT, require
 from tests.postgres_server import PostgresServer, start_postgres
 

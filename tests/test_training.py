@@ -138,13 +138,13 @@ def test_interrupted_write_keeps_the_old_checkpoint(tmp_path: Path, monkeypatch)
     path = save_checkpoint(tmp_path / "cnn.safetensors", tensors, meta)
     before = path.read_bytes()
 
-    import safetensors.numpy
+    import models.checkpoint
 
     def crash(*args, **kwargs):
         Path(args[1]).write_bytes(b"partial")
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(safetensors.numpy, "save_file", crash)
+    monkeypatch.setattr(models.checkpoint, "save_file", crash)
     with pytest.raises(KeyboardInterrupt):
         save_checkpoint(path, tensors, meta)
     assert path.read_bytes() == before

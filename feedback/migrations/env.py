@@ -1,6 +1,6 @@
 """Alembic environment for the feedback tables.
 
-FeedbackStore runs the migrations itself on open (feedback/store.py): it passes an open connection, already
+FeedbackStore runs the migrations itself on open (feedback/database.py): it passes an open connection, already
 inside a transaction that holds the migration lock, in ``config.attributes["connection"]``.
 """
 
