@@ -85,8 +85,8 @@ def photo_server(repeats: int) -> dict[str, Any]:
     """The time the cats page reports as its server time, over the bundled photos."""
     from app.logic import registry
     from app.logic.pets import analyse_photo
-    from models.preprocessing import load_photo
     from models.samples import pet_examples
+    from uploads import load_photo
 
     clf = registry.load_model(registry.PET_MODEL).classifier
     registry.warm_up(clf)

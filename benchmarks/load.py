@@ -33,8 +33,8 @@ ACTIONS = ("draw", "upload")
 def photos_read_right() -> dict[Path, str]:
     """The bundled photos the pet checkpoint classifies right (in this process), with their class."""
     from app.logic import registry
-    from models.preprocessing import load_photo
     from models.samples import pet_examples
+    from uploads import load_photo
 
     clf = registry.load_model(registry.PET_MODEL).classifier
     if clf is None:

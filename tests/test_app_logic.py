@@ -15,10 +15,10 @@ import pytest
 
 from app.logic import activations, charts, digits, galleries, images, latency, pets, registry, reports, tables, weights
 from models.checkpoint import sha256_of
-from models.preprocessing import load_photo
 from models.samples import pet_examples
 from tests.app_helpers import draw_on_canvas, stroke_canvas
 from tests.conftest import ROOT, require
+from uploads import load_photo
 
 LOGIC_DIR = ROOT / "app" / "logic"
 
