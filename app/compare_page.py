@@ -21,9 +21,9 @@ from app.logic.images import grey_to_rgb
 from app.logic.tables import honesty_table
 from app.shared import available_models, saved_report
 from models.classifiers import DIGIT_CLASSES, Classifier
-from models.preprocessing import load_photo
 from models.registry import MODELS, ModelInfo
 from models.samples import load_digit_sample, pet_examples
+from uploads import load_photo
 
 MAX_SHOWN = 16  # sample pictures per gallery: enough to see patterns, few enough for a phone
 # Curves of a robustness report (training/robustness.py) -> (chart title, x axis title).

@@ -22,8 +22,8 @@ from app.logic.checkpoints import (
 )
 from app.logic.reports import EvalReport, load_eval_report
 from models.classifiers import Classifier
-from models.preprocessing import NEUTRAL_GREY, UPLOAD_EXTENSIONS, InvalidImageError, load_photo, read_canvas
-from models.preprocessing.sandbox import default_pool
+from models.preprocessing import NEUTRAL_GREY
+from uploads import UPLOAD_EXTENSIONS, InvalidImageError, default_pool, load_photo, read_canvas
 
 MAX_SHOWN_ASPECT = 4  # a photo thinner than 1:4 is shown letterboxed (Streamlit cannot scale a 1-pixel sliver)
 

@@ -85,8 +85,8 @@ def photo_server(repeats: int) -> dict[str, Any]:
     """The time the cats page reports as its server time, over the bundled photos."""
     from app.logic import checkpoints
     from app.logic.pets import analyse_photo
-    from models.preprocessing import load_photo
     from models.samples import pet_examples
+    from uploads import load_photo
 
     clf = checkpoints.load_model(checkpoints.PET_MODEL).classifier
     checkpoints.warm_up(clf)

@@ -33,8 +33,8 @@ ACTIONS = ("draw", "upload")
 def photos_read_right() -> dict[Path, str]:
     """The bundled photos the pet checkpoint classifies right (in this process), with their class."""
     from app.logic import checkpoints
-    from models.preprocessing import load_photo
     from models.samples import pet_examples
+    from uploads import load_photo
 
     clf = checkpoints.load_model(checkpoints.PET_MODEL).classifier
     if clf is None:

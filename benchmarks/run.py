@@ -50,8 +50,8 @@ def timed(fn: Callable[[], Any], repeats: int, warmup: int = 2) -> dict[str, flo
 def model_inputs(model_type: str) -> list[np.ndarray]:
     """Real inputs: the bundled MNIST digits, or the bundled pet photos decoded as the app decodes them."""
     if model_type == "pet_cnn":
-        from models.preprocessing import load_photo
         from models.samples import pet_examples
+        from uploads import load_photo
 
         return [load_photo(p.read_bytes()) for p, _ in pet_examples()]
     from models.samples import load_digit_sample
@@ -125,7 +125,7 @@ def memory_child() -> dict[str, Any]:
     import torch  # noqa: F401
 
     from models import load_classifier
-    from models.preprocessing import load_photo  # noqa: F401
+    from uploads import load_photo  # noqa: F401
 
     base, _ = rss_mb()
     loaded = []

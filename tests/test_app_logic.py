@@ -27,11 +27,11 @@ from app.logic import (
     weights,
 )
 from models.checkpoint import sha256_of
-from models.preprocessing import load_photo
 from models.registry import MODELS
 from models.samples import pet_examples
 from tests.app_helpers import draw_on_canvas, stroke_canvas
 from tests.conftest import ROOT, require
+from uploads import load_photo
 
 LOGIC_DIR = ROOT / "app" / "logic"
 

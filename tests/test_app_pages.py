@@ -21,10 +21,10 @@ from streamlit.testing.v1 import AppTest
 
 from app.logic import checkpoints
 from models.artifacts import eval_path, history_path
-from models.preprocessing import InvalidImageError, load_photo
 from models.samples import load_digit_sample, pet_examples
 from tests.app_helpers import draw_on_canvas, stroke_canvas
 from tests.conftest import ROOT, require
+from uploads import InvalidImageError, load_photo
 
 TIMEOUT = 120  # the first run of a page loads models and scores the sample set on a busy 2-core machine
 

@@ -7,19 +7,23 @@ anything. Where a slow or greedy file has to be decoded to be stopped, the test 
 much smaller budget than the app's 2 s / 500 MB, so the suite stays fast.
 
 Also here: the canvas gate (only the canvas's own PNG is read), the worker pool's behaviour (cut-offs,
-replacement of dead workers, concurrency, overhead), and pages shown with odd but valid photos.
+replacement of dead workers, concurrency, reuse), and pages shown with odd but valid photos.
 """
 
 from __future__ import annotations
 
 import os
+import queue
+import signal
 import struct
 import sys
 import threading
-import time
 import types
 import zlib
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pytest
@@ -27,14 +31,16 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from app.logic import checkpoints
-from models.preprocessing import InvalidImageError, decode_photo, load_photo, read_canvas, sandbox, structure
-from models.preprocessing.canvas import decode_canvas
-from models.preprocessing.sandbox import Budget, DecoderPool
-from models.preprocessing.upload import _jpeg_draft_size
+from tests import decoders
 from tests.app_helpers import stroke_canvas
 from tests.conftest import require
 from tests.test_hostile_inputs import encode
 from tests.test_hostile_inputs import png_chunk as chunk
+from uploads import InvalidImageError, decode_photo, limits, load_photo, pool, read_canvas, structure, worker
+from uploads.canvas import decode_canvas
+from uploads.limits import BUSY_MESSAGE, CORRUPT_MESSAGE, Budget
+from uploads.photo_file import _jpeg_draft_size
+from uploads.pool import TIME_SIGNALS, DecoderPool
 
 
 # --- helpers ------------------------------------------------------------------------------------------
@@ -260,8 +266,30 @@ def test_bmp_run_length_encoding_refused(no_decoding):
     in_process_refusal(data, "run-length")
 
 
+def python_steps(check: Callable[[bytes], object], data: bytes) -> int:
+    """How many lines of uploads/structure.py ``check(data)`` runs: the walk's Python-level work, counted
+    (a search that ``re`` or ``bytes.find`` does in C is one line), so the bound holds on any machine."""
+    steps = 0
+
+    def count(frame, event, arg):
+        nonlocal steps
+        steps += event == "line"
+        return count
+
+    previous = sys.gettrace()
+    sys.settrace(lambda frame, event, arg: count if frame.f_code.co_filename == structure.__file__ else None)
+    try:
+        check(data)
+    except structure.StructureError:
+        pass
+    finally:
+        sys.settrace(previous)
+    return steps
+
+
 def test_structure_checks_are_linear_on_20_mb():
-    """The walks stay fast on the largest upload, whatever it holds (checked in this process, unbounded)."""
+    """The walks stay cheap on the largest upload, whatever it holds: their Python-level steps are bounded by
+    the caps (at most GIF_MAX_EXTENSION_BLOCKS iterations of a few lines), never one per byte (20 million)."""
     filler = np.random.default_rng(0).integers(0, 256, 20 * 2**20 - 1000, dtype=np.uint8).tobytes()
     j = jpeg()
     sos = j.index(b"\xff\xda")
@@ -271,13 +299,10 @@ def test_structure_checks_are_linear_on_20_mb():
         "gif": b"GIF89a" + b"\x08\x00\x08\x00\x00\x00\x00" + b"\x21\xfe" + b"\xff" + filler,
         "jpeg ff00": j[: sos + 14] + b"\xff\x00" * (10 * 2**20 - 500) + b"\xff\xd9",
     }
+    bound = 10 * structure.GIF_MAX_EXTENSION_BLOCKS
     for name, data in files.items():
-        started = time.process_time()
-        try:
-            structure.check_structure(data)
-        except structure.StructureError:
-            pass
-        assert time.process_time() - started < 0.5, name
+        assert len(data) > 20 * 2**20 - 2000, name
+        assert python_steps(structure.check_structure, data) < bound, name
 
 
 # --- the budget ---------------------------------------------------------------------------------------
@@ -292,124 +317,202 @@ def small_png(colour=(10, 200, 30)) -> bytes:
     return encode(Image.new("RGB", (24, 16), colour), "PNG")
 
 
+def new_pool(**budget) -> DecoderPool:
+    """A pool of its own (the app's default budget unless given), its first worker started."""
+    p = DecoderPool(Budget(**{"seconds": 2, "megabytes": 500, "workers": 1, **budget}))
+    p.prewarm(1, wait=True)
+    return p
+
+
 @pytest.fixture
-def pool():
-    """A pool of its own with the app's default budget, so tests can poke at its workers."""
-    pool = DecoderPool(Budget(seconds=2, megabytes=500, workers=3))
-    pool.prewarm(1, wait=True)
-    yield pool
-    pool.close()
+def one_worker():
+    p = new_pool()
+    yield p
+    p.close()
+
+
+def worker_pid(p: DecoderPool) -> int:
+    """The process id of the worker that answers the next call (the pool's warmest)."""
+    return decoders.read_whoami(p.run(decoders.whoami, b""))[0]
+
+
+def exit_code(info: pytest.ExceptionInfo) -> int | None:
+    """The exit code of the worker behind a refusal (the pool chains it as the error's cause)."""
+    assert isinstance(info.value.__cause__, pool.WorkerExit), info.value.__cause__
+    return info.value.__cause__.exitcode
+
+
+def opened_for_writing(fifo: Path) -> BinaryIO:
+    """``fifo`` opened for writing: that returns once a worker's ``decoders.wait_for`` has opened it for
+    reading, so its decode is under way; it finishes when the file is closed."""
+    box: queue.Queue[BinaryIO] = queue.Queue()
+    threading.Thread(target=lambda: box.put(open(fifo, "wb")), daemon=True).start()
+    return box.get(timeout=120)  # a guard against hanging, not a measurement
+
+
+@pytest.fixture
+def fifos(tmp_path) -> list[Path]:
+    paths = [tmp_path / f"gate{i}" for i in range(3)]
+    for path in paths:
+        os.mkfifo(path)
+    return paths
 
 
 def test_cpu_budget_cuts_a_slow_decode_off(heavy_png):
-    pool = DecoderPool(Budget(seconds=0.3, megabytes=500, workers=2))
+    """A file that needs more CPU than the budget: the worker's CPU timer ends it (SIGPROF), the visitor is
+    told why, and the pool carries on with a fresh worker."""
+    p = new_pool(seconds=0.3)
     try:
-        pool.prewarm(2, wait=True)  # warm workers, as in the app
-        started = time.perf_counter()
-        with pytest.raises(InvalidImageError, match=r"too long to decode \(0.3 s"):
-            pool.run("photo", heavy_png)  # ~1 s of CPU if let run
-        assert time.perf_counter() - started < pool.budget.wall_seconds + 1  # 0.3 s here, more on a busy machine
-        assert pool.run("photo", small_png())[0, 0].tolist() == [10, 200, 30]  # the server carries on
+        with pytest.raises(InvalidImageError, match=r"too long to decode \(0.3 s") as info:
+            p.run(decode_photo, heavy_png)  # ~1 s of CPU if let run
+        assert exit_code(info) in TIME_SIGNALS
+        assert p.run(decode_photo, small_png())[0, 0].tolist() == [10, 200, 30]  # the server carries on
     finally:
-        pool.close()
+        p.close()
 
 
 def test_memory_budget_refuses_a_greedy_decode():
     """4.8 megapixels of RGBA pass the size check of a 70 MB budget (9 bytes a pixel) but need more than
-    what is left once the worker's own ~36 MB are counted: the allocation fails, the answer is clear."""
-    pool = DecoderPool(Budget(seconds=2, megabytes=70, workers=1))
+    what is left once the worker's own ~43 MB are counted: the allocation fails, the answer is clear, and the
+    worker (its heap perhaps fragmented) is replaced."""
+    p = new_pool(megabytes=70)
     try:
+        before = worker_pid(p)
         with pytest.raises(InvalidImageError, match="more than 70 MB of memory"):
-            pool.run("photo", png_file(2400, 2000, colour_type=6, channels=4))
-        assert pool.run("photo", small_png()).shape == (16, 24, 3)
+            p.run(decode_photo, png_file(2400, 2000, colour_type=6, channels=4), (128, 128, 128), 70)
+        assert worker_pid(p) != before
+        assert p.run(decode_photo, small_png()).shape == (16, 24, 3)
     finally:
-        pool.close()
+        p.close()
 
 
-def test_dead_or_killed_workers_are_replaced(pool):
-    (idle,) = pool._idle
-    idle.process.kill()  # dies while idle: the next call goes to a fresh worker, the visitor sees nothing
-    idle.process.wait()
-    assert pool.run("photo", small_png()).shape == (16, 24, 3)
+def test_a_worker_that_grew_is_replaced(one_worker):
+    before = worker_pid(one_worker)
+    assert worker_pid(one_worker) == before
+    one_worker.run(decoders.hoard, b"", worker.RECYCLE_MB + 16)
+    assert worker_pid(one_worker) != before
 
 
-def test_a_worker_that_crashes_mid_decode_gives_a_clean_refusal(monkeypatch, pool, heavy_png):
-    (worker,) = pool._idle
-    real_call = worker.call
-
-    def crash_during(*args):
-        threading.Timer(0.05, worker.process.kill).start()
-        return real_call(*args)
-
-    monkeypatch.setattr(worker, "call", crash_during)
-    with pytest.raises(InvalidImageError, match="could not be decoded"):
-        pool.run("photo", heavy_png)
-    assert pool.run("photo", small_png()).shape == (16, 24, 3)
+def test_dead_or_killed_workers_are_replaced(one_worker):
+    """A worker killed while idle: the next call goes to a fresh one, and the visitor sees nothing."""
+    (slot,) = one_worker._slots
+    (process,) = pool._processes(slot.executor)
+    process.kill()
+    process.join()
+    assert one_worker.run(decode_photo, small_png()).shape == (16, 24, 3)
 
 
-@pytest.fixture
-def slow_budget(monkeypatch):
-    """The app's default pool with a 0.5 s CPU budget (a fresh pool) for this test only."""
-    monkeypatch.setenv(sandbox.SECONDS_ENV, "0.5")
-    sandbox.reset_default_pool()
-    yield sandbox.default_pool()
-    sandbox.reset_default_pool()
+def test_a_worker_that_crashes_mid_decode_gives_a_clean_refusal(one_worker):
+    with pytest.raises(InvalidImageError) as info:
+        one_worker.run(decoders.crash, b"")
+    assert str(info.value) == CORRUPT_MESSAGE
+    assert exit_code(info) == -signal.SIGSEGV
+    assert one_worker.run(decode_photo, small_png()).shape == (16, 24, 3)
 
 
-def test_two_slow_uploads_do_not_hold_up_a_third_visitor(slow_budget, heavy_png, pet_classifier):
-    """Two visitors upload files that each take the whole CPU budget; a third visitor's photo is decoded
-    and classified within a few seconds, before the slow ones are even cut off."""
-    assert slow_budget.budget.workers >= 3
-    slow_budget.prewarm(3, wait=True)
-    finished: dict[str, float] = {}
-    answers: dict[str, object] = {}
-    started = time.perf_counter()
-
-    def visitor(name: str, data: bytes) -> None:
-        try:
-            answers[name] = pet_classifier.predict_proba([load_photo(data)])
-        except InvalidImageError as e:
-            answers[name] = e
-        finished[name] = time.perf_counter() - started
-
-    slow = [threading.Thread(target=visitor, args=(f"slow{i}", heavy_png)) for i in range(2)]
-    for t in slow:
-        t.start()
-    time.sleep(0.1)  # the slow decodes are under way
-    visitor("third", small_png())
-    for t in slow:
-        t.join()
-    assert isinstance(answers["third"], np.ndarray) and answers["third"].shape == (1, 2)
-    assert finished["third"] < 5.0, finished
-    assert finished["third"] < min(finished["slow0"], finished["slow1"]), finished
-    for name in ("slow0", "slow1"):
-        assert isinstance(answers[name], InvalidImageError) and "too long" in str(answers[name])
+def test_a_refusing_decoder_or_a_non_image_is_a_message(one_worker):
+    with pytest.raises(InvalidImageError, match="not an image we can read"):
+        one_worker.run(decode_photo, b"\x00" * 100)
+    with pytest.raises(InvalidImageError) as info:
+        one_worker.run(decoders.not_an_image, b"")
+    assert str(info.value) == CORRUPT_MESSAGE and info.value.__cause__ is None  # refused, the worker lives
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process, from /proc (Linux)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def test_a_warm_worker_serves_call_after_call(one_worker):
+    """Calls go to the warm worker, not to a process started for each (that would cost ~0.2 s of CPU)."""
+    assert len({worker_pid(one_worker) for _ in range(20)}) == 1
 
 
-@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
-def test_worker_overhead_is_a_few_milliseconds(pool):
-    """Handing a photo to a warm worker costs a few ms of CPU more than decoding it here (both processes
-    counted: sending the bytes, receiving the pixels). Measured in CPU time, since wall-clock latency on a
-    loaded machine is mostly waiting for a core (about 0.5 ms more per call on an idle one)."""
-    data = jpeg((320, 240), quality=90)
-    pool.run("photo", data)
-    (worker,) = pool._idle
-    n = 30
-    here, there = time.process_time(), cpu_seconds(worker.process.pid)
-    for _ in range(n):
-        pool.run("photo", data)
-    sandboxed = (time.process_time() - here + cpu_seconds(worker.process.pid) - there) / n
-    here = time.process_time()
-    for _ in range(n):
-        decode_photo(data)
-    direct = (time.process_time() - here) / n
-    assert sandboxed - direct < 0.005, f"{(sandboxed - direct) * 1000:.1f} ms of CPU per call"
+def test_workers_leave_after_max_tasks(monkeypatch):
+    """``max_tasks_per_child``: a worker leaves after MAX_TASKS_PER_WORKER calls, and its successor answers."""
+    monkeypatch.setattr(pool, "MAX_TASKS_PER_WORKER", 2)
+    p = DecoderPool(Budget(workers=1))
+    try:
+        pids = [worker_pid(p) for _ in range(4)]
+    finally:
+        p.close()
+    assert pids[0] == pids[1] != pids[2] == pids[3]
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs /proc")
+def test_workers_import_neither_torch_nor_streamlit_and_run_one_thread(one_worker):
+    """This process has Streamlit loaded (and torch, for the page tests); a worker has neither (it is spawned,
+    not forked), and NumPy's libraries run one thread in it (it set its environment before NumPy loaded)."""
+    assert "streamlit" in sys.modules
+    _pid, threads, *loaded = decoders.read_whoami(
+        one_worker.run(decoders.whoami, b"", "torch", "streamlit", "numpy", "uploads.photo_file")
+    )
+    assert loaded == [0, 0, 1, 1]
+    assert threads == 1
+
+
+def test_one_slow_upload_does_not_hold_up_another(fifos):
+    """Two visitors' decodes are under way (held until the test lets them finish); a third visitor's photo
+    is decoded meanwhile, before either of them ends."""
+    p = new_pool(workers=3)
+    finished: list[str] = []
+    try:
+        with ThreadPoolExecutor(2) as visitors:
+            slow = [visitors.submit(p.run, decoders.wait_for, b"slow", str(fifo)) for fifo in fifos[:2]]
+            for future in slow:
+                future.add_done_callback(lambda _: finished.append("slow"))
+            gates = [opened_for_writing(fifo) for fifo in fifos[:2]]  # both decodes are under way
+            third = p.run(decode_photo, small_png())
+            finished.append("third")
+            for gate in gates:
+                gate.close()
+            answers = [future.result(timeout=120) for future in slow]
+    finally:
+        p.close()
+    assert third.shape == (16, 24, 3)
+    assert finished == ["third", "slow", "slow"]
+    assert [a.shape for a in answers] == [(2, 2, 3), (2, 2, 3)]
+
+
+def test_a_worker_killed_by_its_budget_does_not_fail_other_decodes(fifos):
+    """One executor per worker: a worker ending on its CPU timer breaks only its own executor, not the decode
+    another visitor has under way."""
+    p = new_pool(workers=2, seconds=0.3)
+    try:
+        with ThreadPoolExecutor(1) as visitors:
+            other = visitors.submit(p.run, decoders.wait_for, b"other", str(fifos[0]))
+            gate = opened_for_writing(fifos[0])
+            with pytest.raises(InvalidImageError, match="too long to decode") as info:
+                p.run(decoders.spin, b"")
+            assert exit_code(info) in TIME_SIGNALS
+            gate.close()
+            assert other.result(timeout=120).shape == (2, 2, 3)
+    finally:
+        p.close()
+
+
+def test_a_decode_past_the_wall_clock_is_cut_off(fifos):
+    """A decode that uses no CPU but never ends (here: waiting on a pipe no one writes): after the wall-clock
+    timeout the visitor hears that the server is busy, the worker is killed and a fresh one takes over."""
+    p = new_pool(timeout=1.0)
+    try:
+        with pytest.raises(InvalidImageError) as info:
+            p.run(decoders.wait_for, b"", str(fifos[0]))
+        assert str(info.value) == BUSY_MESSAGE
+        assert exit_code(info) == -signal.SIGKILL
+        p.prewarm(1, wait=True)
+        assert p.run(decode_photo, small_png()).shape == (16, 24, 3)
+    finally:
+        p.close()
+
+
+def test_busy_when_every_worker_is_taken():
+    """With every worker taken, a visitor waits at most the wall-clock timeout for one, then is told."""
+    p = new_pool(timeout=1.0)
+    try:
+        taken = p._idle.get_nowait()  # another visitor holds the only worker
+        with pytest.raises(InvalidImageError) as info:
+            p.run(decode_photo, small_png())
+        assert str(info.value) == BUSY_MESSAGE and info.value.__cause__ is None  # no worker was harmed
+        p._idle.put(taken)
+        assert p.run(decode_photo, small_png()).shape == (16, 24, 3)
+    finally:
+        p.close()
 
 
 @pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "GIF", "BMP"])
@@ -420,22 +523,29 @@ def test_sandbox_and_in_process_decode_agree(fmt):
 
 
 def test_budget_from_the_environment(monkeypatch):
-    for name in (sandbox.SECONDS_ENV, sandbox.MEGABYTES_ENV, sandbox.WORKERS_ENV):
+    for name in (limits.SECONDS_ENV, limits.MEGABYTES_ENV, limits.WORKERS_ENV):
         monkeypatch.delenv(name, raising=False)
-    assert (sandbox.decode_budget().seconds, sandbox.decode_budget().megabytes) == (2.0, 500.0)
-    monkeypatch.setenv(sandbox.SECONDS_ENV, "0.5")
-    monkeypatch.setenv(sandbox.MEGABYTES_ENV, "300")
-    assert (sandbox.decode_budget().seconds, sandbox.decode_budget().megabytes) == (0.5, 300.0)
+    assert (limits.decode_budget().seconds, limits.decode_budget().megabytes) == (2.0, 500.0)
+    assert limits.decode_budget().workers == (os.cpu_count() or 1) + 1
+    monkeypatch.setenv(limits.SECONDS_ENV, "0.5")
+    monkeypatch.setenv(limits.MEGABYTES_ENV, "300")
+    monkeypatch.setenv(limits.WORKERS_ENV, "2")
+    assert limits.decode_budget() == Budget(0.5, 300.0, 2)
+    pool.reset_default_pool()  # the default pool reads the environment when it starts (no worker starts here)
+    try:
+        assert pool.default_pool().budget == Budget(0.5, 300.0, 2)
+    finally:
+        pool.reset_default_pool()
     for bad in ("0", "-1", "lots"):
-        monkeypatch.setenv(sandbox.SECONDS_ENV, bad)
-        with pytest.raises(ValueError, match=sandbox.SECONDS_ENV):
-            sandbox.decode_budget()
+        monkeypatch.setenv(limits.SECONDS_ENV, bad)
+        with pytest.raises(ValueError, match=limits.SECONDS_ENV):
+            limits.decode_budget()
 
 
 def test_limits_without_resource_module(monkeypatch):
     """Where ``resource`` is missing (Windows) the limits are skipped, not a crash."""
-    monkeypatch.setattr(sandbox, "resource", None)
-    with sandbox._limits(1.0, 100):
+    monkeypatch.setattr(worker, "resource", None)
+    with worker.limits(1.0, 100):
         pass
 
 
@@ -470,7 +580,7 @@ def test_canvas_png_is_read():
 def test_anything_but_the_canvas_png_is_refused(monkeypatch, name, data):
     """What a browser could send in place of the drawing (13300 x 13300 cost +6 GB and 18 s before):
     refused from its first bytes, before any worker decodes it."""
-    monkeypatch.setattr(sandbox, "run_bounded", lambda *a: pytest.fail("sent to a worker"))
+    monkeypatch.setattr(DecoderPool, "run", lambda *a: pytest.fail("sent to a worker"))
     with pytest.raises(InvalidImageError, match="drawing could not be read"):
         read_canvas(data)
 

@@ -92,7 +92,7 @@ def test_uploaded_photo_is_classified_right(app_url: str, pet_classifier) -> Non
 def test_photo_of_something_else_is_neither_a_cat_nor_a_dog(app_url: str, pet_classifier, not_pet_photo: Path) -> None:
     """A held-out photo of another kind of thing (a category no training or threshold saw): the page says
     "Neither?" in the answer's place, with the warning in plain words."""
-    from models.preprocessing import load_photo
+    from uploads import load_photo
 
     assert pet_classifier.unknown_score([load_photo(not_pet_photo.read_bytes())])[0] > pet_classifier.unknown_threshold
 

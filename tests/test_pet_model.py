@@ -10,9 +10,10 @@ from PIL import Image
 
 from models import load_classifier
 from models.checkpoint import load_checkpoint, save_checkpoint
-from models.preprocessing import load_photo, resize_photo
+from models.preprocessing import resize_photo
 from models.samples import pet_examples
 from tests.conftest import PET_CHECKPOINT
+from uploads import load_photo
 
 VAL_TARGET = 0.90
 TEST_FLOOR = 0.97  # issue 10 aims at 97.5% on test; the shipped model (97.25%) must not fall below this

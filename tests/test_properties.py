@@ -19,14 +19,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from PIL import Image
 
-from models.preprocessing import (
-    MAX_SIDE,
-    InvalidImageError,
-    digit_from_photo,
-    drawing_steps,
-    load_photo,
-    preprocess_drawing,
-)
+from models.preprocessing import digit_from_photo, drawing_steps, preprocess_drawing
+from uploads import MAX_SIDE, InvalidImageError, load_photo
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

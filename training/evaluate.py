@@ -30,11 +30,11 @@ from models.checkpoint import write_json_atomic
 from models.classifiers import DIGIT_CLASSES, Classifier
 from models.datasets import DATA_ENV, DataNotFoundError, load_mnist, resolve_data_dir
 from models.metrics import evaluate_predictions
-from models.preprocessing import load_photo
 from models.samples import load_digit_sample, pet_examples
 from training.cli import fail
 from training.report import calibration_report, unknown_report
 from training.runlog import progress
+from uploads import load_photo
 
 
 def logits_of(clf: Classifier, images: Any, batch_size: int, show_progress: bool = True) -> np.ndarray:

@@ -17,8 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from models.datasets import DATA_ENV, DataNotFoundError
-from models.preprocessing import load_photo, resize_photo
+from models.preprocessing import resize_photo
 from training.cache import cached, parallel_map
+from uploads import load_photo
 
 PET_CLASSES = ["cat", "dog"]
 

@@ -57,7 +57,7 @@ def gradcam_overlay(photo: np.ndarray, cam: np.ndarray, strength: float = 0.6) -
 
 
 def analyse_photo(clf: Classifier, photo: np.ndarray) -> PhotoResult:
-    """Everything the cats page shows for one uint8 RGB photo (as returned by models.preprocessing.load_photo)."""
+    """Everything the cats page shows for one uint8 RGB photo (as returned by uploads.load_photo)."""
     start = time.perf_counter()
     acts = clf.activations([photo])  # block<k>: (1, C, h, w), logits: (1, n_classes)
     probs = clf.proba_of(acts["logits"])[0]

@@ -5,7 +5,7 @@ anything can arrive in its place (a TIFF, a 13,300-pixel PNG, a truncated file).
 component decode it (its ``image_data`` hands the bytes to Pillow with no limits); it takes the raw bytes
 (``image_bytes``) and this module accepts exactly what a browser canvas produces, a side x side PNG with
 8-bit RGB(A) pixels, refuses anything else with a message, and decodes it in a worker under the same
-budget as uploads (``models.preprocessing.sandbox``).
+budget as uploads (``uploads.pool``).
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from models.preprocessing.structure import StructureError, check_png
-from models.preprocessing.upload import InvalidImageError
+from uploads.limits import InvalidImageError
+from uploads.pool import default_pool
+from uploads.structure import StructureError, check_png
 
 CANVAS_SIDE = 280  # the app's canvas: 10 x MNIST's 28 px
 MAX_CANVAS_BYTES = 2**20  # a 280 x 280 RGBA PNG is at most ~320 KB, even stored without compression
@@ -53,8 +54,8 @@ def check_canvas_png(data: Any, side: int | None = CANVAS_SIDE) -> bytes:
     return data
 
 
-def decode_canvas(data: bytes, budget_mb: float | None = None) -> np.ndarray:
-    """Checked canvas PNG bytes -> uint8 RGBA (H, W, 4), in the calling process (the worker's side)."""
+def decode_canvas(data: bytes) -> np.ndarray:
+    """Checked canvas PNG bytes -> uint8 RGBA (H, W, 4), in the calling process (what the worker runs)."""
     data = check_canvas_png(data, side=None)
     try:
         with Image.open(io.BytesIO(data), formats=("PNG",)) as im:
@@ -74,12 +75,7 @@ def read_canvas(data: Any, side: int = CANVAS_SIDE, *, sandbox: bool = True) -> 
     is decoded in a worker process, like every upload.
     """
     data = check_canvas_png(data, side)
-    if sandbox:
-        from models.preprocessing.sandbox import run_bounded
-
-        rgba = run_bounded("canvas", data)
-    else:
-        rgba = decode_canvas(data)
+    rgba = default_pool().run(decode_canvas, data) if sandbox else decode_canvas(data)
     if rgba.shape != (side, side, 4):
         raise _refuse(f"expected a {side} x {side} picture")
     return rgba

@@ -1,12 +1,11 @@
-"""Uploaded files -> uint8 RGB photos: ``load_photo`` is the one entry point for bytes from outside.
+"""Uploaded photo files -> uint8 RGB photos: ``load_photo`` is the one entry point for bytes from outside.
 
 It refuses anything unsafe or unreadable with an ``InvalidImageError`` whose message can be shown to a
 user, honours EXIF orientation and converts every colour mode. Nothing a visitor sends can take the server
 down: ``load_photo`` decodes in a worker process with a hard budget of CPU time and memory
-(``models.preprocessing.sandbox``), after structural checks that refuse absurd files cheaply
-(``models.preprocessing.structure``). ``decode_photo`` is the same decoding in the calling process, for
-trusted files (training decodes tens of thousands in its own process pool): the same bytes give the same
-array either way.
+(``uploads.pool``), after structural checks that refuse absurd files cheaply (``uploads.structure``).
+``decode_photo`` is the same decoding in the calling process, for trusted files (training decodes tens of
+thousands in its own process pool), and what the worker runs: the same bytes give the same array either way.
 """
 
 from __future__ import annotations
@@ -19,11 +18,18 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from models.preprocessing.photo import NEUTRAL_GREY, to_rgb
-from models.preprocessing.structure import Header, StructureError, check_structure
+from uploads.limits import (
+    ALLOWED_FORMATS,
+    CORRUPT_MESSAGE,
+    MAX_PIXELS,
+    MAX_SIDE,
+    MAX_UPLOAD_BYTES,
+    InvalidImageError,
+    decode_budget,
+)
+from uploads.pool import default_pool
+from uploads.structure import Header, StructureError, check_structure
 
-MAX_UPLOAD_BYTES = 20 * 1024 * 1024
-MAX_PIXELS = 60_000_000  # above any phone camera; refuse before decoding (decompression bombs)
-MAX_SIDE = 1600  # photos are downscaled to at most this side after decoding
 # Peak memory while decoding, in bytes per pixel of the file's full size (measured, plus some slack):
 # Pillow holds 4 bytes a pixel for RGB(A), and reducing an RGBA image makes a premultiplied copy; a palette
 # image converted for its transparency or a 16-bit one converted to 8 bits also needs about 8. libwebp's
@@ -35,17 +41,8 @@ MEMORY_PER_PIXEL = {"PNG": 9, "GIF": 9, "BMP": 9, "WEBP": 18, "JPEG": 1}
 MEMORY_PER_JPEG_SAMPLE = 2.2
 USABLE_BUDGET = 0.9  # of the memory budget, for the pixels: the rest is the worker's own size and slack
 MAX_EXIF_BYTES = 256 * 2**10  # JPEG's Exif fits in 64 KB; a bigger block (PNG, WebP) is ignored, not parsed
-# Decoders Image.open may use. Only registered opener names belong here: an unknown name makes Pillow raise
-# KeyError for every file tried after it. Multi-picture JPEGs (MPO) open through the JPEG opener.
-ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "GIF")
-UPLOAD_EXTENSIONS = ("png", "jpg", "jpeg", "webp", "bmp", "gif")  # file names of those formats, for upload widgets
-CORRUPT_MESSAGE = "The image file is truncated or corrupt and could not be decoded."
 # First bytes of the accepted formats, to tell a broken image from a file that is no image at all.
 _IMAGE_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM", b"RIFF")
-
-
-class InvalidImageError(ValueError):
-    """An uploaded file is not an image we can use; the message is written for the user."""
 
 
 def _sniff_unsupported(data: bytes) -> str | None:
@@ -180,8 +177,6 @@ def decode_photo(
     ``budget_mb`` (default: the decoding budget, PLAYGROUND_DECODE_MB) only sets the size check, so that a
     file refused in the app is refused in training too.
     """
-    from models.preprocessing.sandbox import decode_budget
-
     data = check_upload(data)
     im = _open(data, decode_budget().megabytes if budget_mb is None else budget_mb)
     try:
@@ -220,12 +215,11 @@ def load_photo(data: Any, background: tuple[int, int, int] = NEUTRAL_GREY, *, sa
     decoded), and any file that takes more than the budget's CPU time or memory to decode.
 
     With ``sandbox`` (the default) the decoding runs in a worker process under that budget (see
-    ``models.preprocessing.sandbox``); ``sandbox=False`` decodes in this process (``decode_photo``).
+    ``uploads.pool``); ``sandbox=False`` decodes in this process (``decode_photo``).
     """
     data = check_upload(data)
     if not sandbox:
         return decode_photo(data, background)
-    from models.preprocessing.sandbox import run_bounded
-
-    return run_bounded("photo", data, background)
+    pool = default_pool()
+    return pool.run(decode_photo, data, background, pool.budget.megabytes)
 

@@ -8,8 +8,8 @@ progressive scans, megabytes of padding, run-length-encoded BMPs, coding modes w
 the format and the header's pixel size, so the caller can refuse an image too big to decode in its memory
 budget before a byte of it is decoded.
 
-These checks are a first line: the hard limit is the decoding budget of ``models.preprocessing.sandbox``
-(CPU seconds and memory), which also stops whatever slips through here. Each walk is bounded by its caps,
+These checks are a first line: the hard limit is the decoding budget of ``uploads.pool`` (CPU seconds
+and memory), which also stops whatever slips through here. Each walk is bounded by its caps,
 so it costs a few milliseconds on any input up to the 20 MB upload limit.
 """
 
