@@ -1,14 +1,15 @@
-"""The cats-vs-dogs CNN: the photo contract, Grad-CAM, speed, and the committed model's accuracy."""
+"""The Pet CNN: the photo contract, Grad-CAM, speed, and the committed model's accuracy."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import json
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from models import load_classifier
+from models.artifacts import eval_path
 from models.checkpoint import load_checkpoint, save_checkpoint
 from models.preprocessing import resize_photo
 from models.samples import pet_examples
@@ -126,21 +127,6 @@ def test_accuracy_on_bundled_examples(pet_classifier) -> None:
     assert accuracy >= 0.8, f"{accuracy:.2f} on the bundled photos"
 
 
-@pytest.mark.slow
-def test_accuracy_on_val(pet_classifier, data_dir) -> None:
-    from training.pet_data import list_images
-
-    files, labels = list_images(data_dir, "val")
-    assert len(files) >= 1999
-    predictions = []
-    for start in range(0, len(files), 100):
-        batch = [load_photo(Path(f).read_bytes()) for f in files[start : start + 100]]
-        predictions.append(pet_classifier.predict(batch))
-    accuracy = (np.concatenate(predictions) == labels).mean()
-    assert accuracy >= VAL_TARGET, f"{accuracy:.4f} on val"
-    assert accuracy == pytest.approx(pet_classifier.describe()["metrics"]["val_acc"], abs=1e-3)
-
-
 @pytest.fixture(scope="module")
 def held_out(pet_classifier, data_dir) -> dict[str, np.ndarray]:
     """Photos no training, epoch choice, temperature or threshold saw: the cats-vs-dogs test split and the
@@ -165,7 +151,11 @@ def test_test_accuracy_and_calibration(pet_classifier, held_out) -> None:
 
     labels, probs = held_out["labels"], held_out["probs"]
     assert len(labels) == 1748
-    assert (probs.argmax(1) == labels).mean() >= TEST_FLOOR
+    accuracy = (probs.argmax(1) == labels).mean()
+    assert accuracy >= TEST_FLOOR
+    # Measured again here, independently of training.evaluate: the committed report says the same
+    saved = json.loads(eval_path(PET_CHECKPOINT).read_text())
+    assert accuracy == pytest.approx(saved["accuracy"], abs=1e-3)
     assert expected_calibration_error(probs, labels) <= 0.015
 
 
