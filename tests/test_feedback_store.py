@@ -75,7 +75,7 @@ def postgres() -> Iterator[PostgresServer]:
     server.remove()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)])  # PostgreSQL: slow
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A brand-new, empty database of each kind."""
     if request.param == "sqlite":
@@ -255,6 +255,7 @@ def _alembic_config() -> Config:
     return config
 
 
+@pytest.mark.slow
 def test_first_open_from_several_processes(url: str) -> None:
     script = (
         "import sys, numpy as np\nfrom feedback import FeedbackStore\n"
@@ -379,6 +380,7 @@ def test_postgres_wrong_port(tmp_path: Path) -> None:
         assert "secret" not in store.check()  # the password is never shown
 
 
+@pytest.mark.slow
 def test_postgres_server_stopped_then_back(tmp_path: Path) -> None:
     server, reason = start_postgres()
     require(server is not None, reason)
@@ -538,6 +540,7 @@ def run_cli(*args: str, db: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_cli_stats_on_a_brand_new_database(tmp_path: Path) -> None:
     result = run_cli("stats", db=tmp_path / "new.sqlite3")
     assert result.returncode == 0, result.stderr
@@ -548,6 +551,7 @@ def test_cli_stats_on_a_brand_new_database(tmp_path: Path) -> None:
     }
 
 
+@pytest.mark.slow
 def test_cli_export_and_delete(tmp_path: Path) -> None:
     db = tmp_path / "f.sqlite3"
     with FeedbackStore(f"sqlite:///{db}", limiter=RateLimiter(**NO_LIMIT)) as store:

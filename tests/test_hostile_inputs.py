@@ -630,6 +630,7 @@ def odd_modes(grey: np.ndarray) -> dict[str, bytes]:
     }
 
 
+@pytest.mark.slow
 def test_uploaded_digits_in_odd_modes_read_like_the_clean_picture(paper_digits, digit_classifiers):
     cnn = digit_classifiers["digit_cnn"]
     for label, grey in paper_digits:

@@ -51,6 +51,7 @@ def test_cnn_reads_redrawn_bundled_digits(digit_classifiers, digit_sample) -> No
     check_accuracy(digit_classifiers["digit_cnn"], images, labels, seed=0)
 
 
+@pytest.mark.slow
 def test_cnn_reads_redrawn_full_test_set(digit_classifiers, data_dir) -> None:
     from models.datasets import load_mnist
 
