@@ -82,7 +82,8 @@ def render(text: str) -> str:
         pattern = block_pattern(name)
         if not pattern.search(text):
             raise ValueError(f"README.md has no block {name!r}")
-        text = pattern.sub(lambda m, body=make(): m.group(1) + body + m.group(3), text)
+        body = make()
+        text = pattern.sub(lambda m: m.group(1) + body + m.group(3), text)
     return text
 
 
