@@ -79,11 +79,11 @@ def block_pattern(name: str) -> re.Pattern[str]:
 def render(text: str) -> str:
     """``text`` with every generated block replaced by what the files say now."""
     for name, make in BLOCKS.items():
-        pattern = block_pattern(name)
-        if not pattern.search(text):
+        found = block_pattern(name).search(text)
+        if found is None:
             raise ValueError(f"README.md has no block {name!r}")
-        body = make()
-        text = pattern.sub(lambda m: m.group(1) + body + m.group(3), text)
+        start, end = found.span(2)
+        text = text[:start] + make() + text[end:]
     return text
 
 
