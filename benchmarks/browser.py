@@ -18,45 +18,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from benchmarks.app_ui import (
-    ANSWERS,
-    ANSWERS_COMPLETE,
-    APP,
-    CANVAS,
-    CLEAR_BUTTON,
-    FEEDBACK_KEEP,
-    FEEDBACK_LABEL,
-    FEEDBACK_OUTCOME,
-    FEEDBACK_SAVE,
-    FEEDBACK_YES,
-    IMAGES_LOADED,
-    MARKDOWN,
-    METRIC,
-    METRIC_LABEL,
-    METRIC_VALUE,
-    NAV_LINK,
-    OPTION,
-    PAGE_HOOKS,
-    PAGE_READY,
-    PET_SOURCE,
-    PET_UPLOAD,
-    STROKES,
-    TROUBLE,
-)
+from benchmarks import app_ui as ui
 
 if TYPE_CHECKING:  # playwright is a development requirement: imported only when a browser is driven
     from playwright.async_api import Browser, Page
 
 CHROMIUM = Path(os.environ.get("PLAYGROUND_CHROMIUM", "/usr/bin/chromium"))  # `playwright install` cannot download
 CHROMIUM_ARGS = [  # keep Chromium off the (closed) network and out of the GPU
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-    "--disable-dev-shm-usage",
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run", "--disable-quic", "--disable-dev-shm-usage",
 ]
 VIEWPORT = {"width": 1280, "height": 1500}  # the README screenshots' size
 WAIT_S = 120.0  # the longest any single wait may take; generous for 20 users on a loaded 2-core machine
@@ -123,12 +93,12 @@ class AppPage:
 
     async def wait_ready(self, old_title: str | None = None) -> None:
         """Wait until the page is idle, connected and titled (with a title other than ``old_title``)."""
-        await self.page.wait_for_function(PAGE_READY, arg=old_title, polling=100)
+        await self.page.wait_for_function(ui.PAGE_READY, arg=old_title, polling=100)
 
     async def go_to(self, path: str) -> None:
         """Follow the sidebar link to the page at ``path`` (e.g. "pets"): same session, as a person would."""
         title = await self.page.locator("h1").first.inner_text()
-        await self.page.locator(NAV_LINK.format(path=path)).click()
+        await self.page.locator(ui.NAV_LINK.format(path=path)).click()
         await self.wait_ready(old_title=title)
 
     async def choose(self, radio: str, option: str) -> None:
@@ -142,7 +112,7 @@ class AppPage:
         mounts and only then turns on drawing mode, which shows as fabric.js's crosshair cursor under the
         mouse; a stroke made before that is lost, as a person's would be. The box is measured afresh each time
         because the layout can still shift while the page fills in."""
-        canvas = self.page.locator(f"{CANVAS}:not([data-cleared])")  # see clear_canvas
+        canvas = self.page.locator(f"{ui.CANVAS}:not([data-cleared])")  # see clear_canvas
         deadline, wiggle = time.monotonic() + WAIT_S, 0
         while time.monotonic() < deadline:
             found = await canvas.evaluate_all(
@@ -158,8 +128,8 @@ class AppPage:
         raise TimeoutError("the canvas never switched to drawing mode")
 
     async def draw(self, digit: str) -> None:
-        """Draw ``STROKES[digit]`` with the mouse in one stroke."""
-        await self.draw_points(STROKES[digit])
+        """Draw ``ui.STROKES[digit]`` with the mouse in one stroke."""
+        await self.draw_points(ui.STROKES[digit])
 
     async def draw_points(self, stroke: list[tuple[float, float]]) -> None:
         """Draw one stroke through ``stroke``, points on the canvas's unit square, with the mouse."""
@@ -192,28 +162,28 @@ class AppPage:
     async def clear_canvas(self) -> None:
         """Press "Clear the canvas" and wait until the answers are gone. The old canvas is marked, because it
         can stay in the page for a moment beside the fresh one."""
-        await self.page.locator(CANVAS).evaluate_all("els => els.forEach(e => { e.dataset.cleared = '1'; })")
-        await self.page.locator(CLEAR_BUTTON).click()
-        await self.page.wait_for_function(f"() => document.querySelectorAll('{METRIC}').length === 0")
+        await self.page.locator(ui.CANVAS).evaluate_all("els => els.forEach(e => { e.dataset.cleared = '1'; })")
+        await self.page.locator(ui.CLEAR_BUTTON).click()
+        await self.page.wait_for_function(f"() => document.querySelectorAll('{ui.METRIC}').length === 0")
 
     async def keep_drawing(self, label: str | None = None) -> str:
         """Under the answers: tick "Keep this drawing" (if it is not ticked yet), then confirm the models'
         answer (``label`` None) or pick ``label`` ("7", "not a digit") and save; returns the message shown."""
         # Each control reruns the page's feedback fragment: the next one is used once that rerun is over
-        if not await self.page.locator(f"{FEEDBACK_KEEP} input").is_checked():
-            await self.page.locator(FEEDBACK_KEEP).click()
+        if not await self.page.locator(f"{ui.FEEDBACK_KEEP} input").is_checked():
+            await self.page.locator(ui.FEEDBACK_KEEP).click()
             await self.wait_ready()
         if label is None:
-            await self.page.locator(f"{FEEDBACK_YES}:not([disabled])").click()
+            await self.page.locator(f"{ui.FEEDBACK_YES}:not([disabled])").click()
         else:
-            await self.page.locator(f"{FEEDBACK_LABEL} input[role='combobox']:not([disabled])").click()
-            await self.page.locator(OPTION).get_by_text(label, exact=True).click()
+            await self.page.locator(f"{ui.FEEDBACK_LABEL} input[role='combobox']:not([disabled])").click()
+            await self.page.locator(ui.OPTION).get_by_text(label, exact=True).click()
             await self.wait_ready()
-            await self.page.locator(f"{FEEDBACK_SAVE}:not([disabled])").click()
+            await self.page.locator(f"{ui.FEEDBACK_SAVE}:not([disabled])").click()
         # The answer is a success, a warning or an error box that mentions saving (the page has other boxes)
-        said = self.page.locator(FEEDBACK_OUTCOME).filter(has_text=re.compile("saved|saving", re.IGNORECASE))
+        said = self.page.locator(ui.FEEDBACK_OUTCOME).filter(has_text=re.compile("saved|saving", re.IGNORECASE))
         await said.first.wait_for(state="visible")
-        return (await said.first.locator(MARKDOWN).inner_text()).strip()
+        return (await said.first.locator(ui.MARKDOWN).inner_text()).strip()
 
     async def nudge_slider(self, key: str, steps: int) -> None:
         """Move the slider with widget key ``key`` by ``steps`` (negative: left) with the keyboard, as a person
@@ -235,12 +205,12 @@ class AppPage:
         shows instead, TimeoutError if nothing does."""
         from playwright.async_api import TimeoutError as PlaywrightTimeout
 
-        script = ANSWERS_COMPLETE if complete else ANSWERS
-        args = [count, pattern, ", ".join(TROUBLE.values())]
+        script = ui.ANSWERS_COMPLETE if complete else ui.ANSWERS
+        args = [count, pattern, ", ".join(ui.TROUBLE.values())]
         try:
             handle = await self.page.wait_for_function(script, arg=args, polling=polling, timeout=timeout_s * 1000)
         except PlaywrightTimeout:
-            shown = await self.page.locator(METRIC_VALUE).all_inner_texts()
+            shown = await self.page.locator(ui.METRIC_VALUE).all_inner_texts()
             raise TimeoutError(f"no {count} answers like {pattern} in {timeout_s:.0f} s; the page shows {shown}") \
                 from None
         found: dict[str, Any] = await handle.json_value()
@@ -259,13 +229,13 @@ class AppPage:
         return await self.answers(N_DIGIT_MODELS, "^[0-9]$", complete, polling, timeout_s)
 
     async def metric_labels(self) -> list[str]:
-        return [t.strip() for t in await self.page.locator(f"{METRIC} {METRIC_LABEL}").all_inner_texts()]
+        return [t.strip() for t in await self.page.locator(f"{ui.METRIC} {ui.METRIC_LABEL}").all_inner_texts()]
 
     async def upload_photo(self, photo: Path, polling: float | str = "raf", answer: str = "^(cat|dog)$") -> Answers:
         """On the cats page: choose "Upload a photo", hand ``photo`` to the uploader, wait for an answer like
         ``answer`` (cat or dog). Times are from handing the file over (the page's clock)."""
-        await self.choose(PET_SOURCE, "Upload a photo")
-        uploader = self.page.locator(PET_UPLOAD)
+        await self.choose(ui.PET_SOURCE, "Upload a photo")
+        uploader = self.page.locator(ui.PET_UPLOAD)
         await uploader.wait_for(state="attached")
         await self.page.evaluate("() => { window.__answersAt = undefined; window.__action = performance.now(); }")
         await uploader.set_input_files(photo)
@@ -275,9 +245,9 @@ class AppPage:
     async def trouble(self) -> list[str]:
         """Every sign of trouble in the page now: error boxes, a lost connection, JavaScript errors."""
         found = []
-        for what, selector in TROUBLE.items():
+        for what, selector in ui.TROUBLE.items():
             found += [f"{what}: {t[:300]!r}" for t in await self.page.locator(selector).all_inner_texts()]
-        state = await self.page.get_attribute(APP, "data-test-connection-state")
+        state = await self.page.get_attribute(ui.APP, "data-test-connection-state")
         if state != "CONNECTED":
             found.append(f"connection state {state}")
         found += [f"JavaScript error: {e}" for e in self.js_errors]
@@ -287,7 +257,7 @@ class AppPage:
     async def screenshot(self, path: Path) -> None:
         """Save the viewport as a PNG once the script run is over and every image has loaded."""
         await self.wait_ready()
-        await self.page.wait_for_function(f"() => {IMAGES_LOADED}")
+        await self.page.wait_for_function(f"() => {ui.IMAGES_LOADED}")
         await self.page.wait_for_timeout(1500)  # charts finish their entry animation: looks, not correctness
         path.parent.mkdir(parents=True, exist_ok=True)
         await self.page.screenshot(path=path)
@@ -299,7 +269,7 @@ async def app_page(browser: Browser, base_url: str, path: str = "", **context_op
     context = await browser.new_context(**{"viewport": VIEWPORT, **context_options})
     context.set_default_timeout(WAIT_S * 1000)
     try:
-        await context.add_init_script(PAGE_HOOKS)
+        await context.add_init_script(ui.PAGE_HOOKS)
         user = AppPage(await context.new_page(), base_url.rstrip("/"))
         user.page.on("pageerror", lambda e: user.js_errors.append(str(e)[:300]))
         await user.open(path)

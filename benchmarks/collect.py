@@ -19,7 +19,8 @@ import time
 
 import numpy as np
 
-from benchmarks.browser import STROKES, app_page, chromium
+from benchmarks.app_ui import STROKES
+from benchmarks.browser import app_page, chromium
 from benchmarks.server import running_app
 from feedback.store import DB_URL_ENV
 

@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.browser import STROKES, AppPage, app_page, chromium
+from benchmarks.app_ui import STROKES
+from benchmarks.browser import AppPage, app_page, chromium
 
 BUDGETS_MS = {
     "digits_server": 50.0,

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from benchmarks.browser import STROKES, AppPage, app_page, chromium
+from benchmarks.app_ui import STROKES
+from benchmarks.browser import AppPage, app_page, chromium
 from benchmarks.server import PeakRss, server_rss_bytes
 
 USERS = 20
