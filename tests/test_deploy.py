@@ -1,7 +1,7 @@
 """The several-replica deployment (deploy/): the compose file and the nginx config in front of it.
 
 No Docker engine runs here (nor in CI), so nothing is started: the compose file is parsed (with its
-``${VAR:-default}`` values filled in) and checked for the promises README "Scaling out" makes, and the
+``${VAR:-default}`` values filled in) and checked for the promises README's "Deploying" makes, and the
 nginx config is checked with ``nginx -t`` (with the compose host name swapped for a local address, which
 nginx must resolve) and for what Streamlit needs behind a proxy: sticky sessions and the WebSocket upgrade.
 """
