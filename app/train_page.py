@@ -25,21 +25,11 @@ from app.logic.live_training import (
     training_queue,
 )
 from app.logic.weights import weight_images
-from models.classifiers import Classifier
+from app.shared import PREVIOUS_KEY, RUN_KEY, your_mlp
 from models.datasets import resolve_data_dir
 
-RUN_KEY, PREVIOUS_KEY, VISITOR_KEY, NOTICE_KEY = "live_run", "live_previous_mlp", "live_visitor", "live_notice"
+VISITOR_KEY, NOTICE_KEY = "live_visitor", "live_notice"
 DEFAULTS = TrainingSettings()
-
-
-def your_mlp() -> Classifier | None:
-    """The visitor's "Your MLP" for the draw page: the model of their last run that finished or was stopped
-    (while a new run trains, the one before it), or None. Calling it counts as a heartbeat for the run."""
-    run: LiveRun | None = st.session_state.get(RUN_KEY)
-    if run is not None:
-        run.touch()
-    mine = run.classifier() if run is not None else None
-    return mine or st.session_state.get(PREVIOUS_KEY)
 
 
 def _session_alive() -> Callable[[], bool] | None:
