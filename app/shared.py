@@ -23,7 +23,7 @@ from app.logic.checkpoints import (
     load_model,
 )
 from app.logic.feedback_view import store_problem, store_url
-from app.logic.live_training import LiveRun
+from app.logic.live_run import LiveRun
 from app.logic.reports import EvalReport, load_eval_report
 from feedback import FeedbackStore
 from models.classifiers import Classifier

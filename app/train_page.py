@@ -1,5 +1,6 @@
 """The "Train your own network" page: a visitor sets up a NumPy MLP, trains it live on the server and takes it
-to the draw page ("Your MLP") or home as a checkpoint. The training itself lives in app/logic/live_training.py.
+to the draw page ("Your MLP") or home as a checkpoint. The training itself lives in app/logic/live_run.py
+(the server-wide queue in app/logic/training_queue.py).
 
 The run is kept in this session's ``st.session_state``, so it lasts as long as the visitor's session; the
 server-wide queue only knows runs that are waiting or training. While a run is active, a fragment polls its
@@ -15,15 +16,9 @@ import pandas as pd
 import streamlit as st
 
 from app.logic.charts import history_chart
-from app.logic.live_training import (
-    AlreadyTraining,
-    LiveRun,
-    Snapshot,
-    TrainingSettings,
-    describe_data,
-    parse_hidden,
-    training_queue,
-)
+from app.logic.live_run import LiveRun, Snapshot
+from app.logic.live_setup import TrainingSettings, describe_data, parse_hidden
+from app.logic.training_queue import AlreadyTraining, training_queue
 from app.logic.weights import weight_images
 from app.shared import PREVIOUS_KEY, RUN_KEY, your_mlp
 from models.datasets import resolve_data_dir
