@@ -27,7 +27,8 @@ from models.perturb import Bend, bend
 from models.samples import load_digit_sample
 from tests.app_helpers import stroke_canvas
 from tests.conftest import DIGIT_CHECKPOINTS
-from tests.test_app_pages import FakeCanvas, canvas, chart_titles, metrics, page, texts  # noqa: F401
+from tests.test_app_pages import FakeCanvas, canvas, metrics, page, texts  # noqa: F401
+from tests.test_compare_page import chart_titles
 
 pytestmark = pytest.mark.usefixtures("canvas")  # the stand-in drawing canvas, for every page run here
 SEVEN = 0  # index of a 7 in the bundled sample, read right by every model
