@@ -1,8 +1,8 @@
 """Page "Visitors' drawings" (url ``gallery``): the drawings visitors chose to keep with their label, paged and
 filtered, each model's accuracy on them beside its MNIST figure, and deleting a drawing behind the admin password.
 
-It also owns opening the feedback store, once per server and database, for the draw page too (plain helpers in
-app/logic/feedback_view.py, storage in feedback/).
+The store is opened in app/shared.py (the draw page saves into it too); plain helpers are in
+app/logic/feedback_view.py, storage in feedback/.
 """
 
 from __future__ import annotations
@@ -20,38 +20,14 @@ from app.logic.feedback_view import (
     drawing_caption,
     label_name,
     password_matches,
-    store_problem,
-    store_url,
 )
 from app.logic.images import grey_to_rgb
-from app.shared import available_models, saved_report
+from app.shared import available_models, feedback_store, saved_report
 from feedback import FeedbackError, FeedbackStore
 
 PER_PAGE = 24
 COLUMNS = 6
 PASSWORD_ENV = "PLAYGROUND_ADMIN_PASSWORD"
-
-
-@st.cache_resource(show_spinner=False)
-def _open_store(url: str) -> FeedbackStore:
-    """One store per database per server. ``url`` is only the cache key (so tests and a changed
-    $PLAYGROUND_DB_URL get their own): FeedbackStore() picks the same database and creates the default folder."""
-    return FeedbackStore()  # connects on first use, and again on the next use after a failure
-
-
-def feedback_store() -> FeedbackStore:
-    return _open_store(store_url())
-
-
-@st.cache_data(ttl=30, show_spinner=False)
-def _problem(url: str) -> str | None:
-    return store_problem(_open_store(url))
-
-
-def saving_problem() -> str | None:
-    """Why drawings cannot be saved now, or None. Checked at most every 30 s per server: a database server that
-    does not answer takes seconds to time out, which must not delay every stroke."""
-    return _problem(store_url())
 
 
 def admin_password() -> str | None:

@@ -1,5 +1,7 @@
-"""What every page shares: models loaded once per server (``st.cache_resource``), reading what visitors send
-(uploads and the drawing canvas, decoded under a budget in worker processes) and small display helpers."""
+"""What every page shares: models loaded once per server (``st.cache_resource``), the feedback store (opened
+once per server and database), the visitor's own MLP from the training page, reading what visitors send (uploads
+and the drawing canvas, decoded under a budget in worker processes) and small display helpers. Pages import this,
+never each other."""
 
 from __future__ import annotations
 
@@ -20,11 +22,16 @@ from app.logic.checkpoints import (
     checkpoint_stamp,
     load_model,
 )
+from app.logic.feedback_view import store_problem, store_url
+from app.logic.live_run import LiveRun
 from app.logic.reports import EvalReport, load_eval_report
+from feedback import FeedbackStore
 from models.classifiers import Classifier
 from models.preprocessing import NEUTRAL_GREY
 from uploads import UPLOAD_EXTENSIONS, InvalidImageError, default_pool, load_photo, read_canvas
 
+# The training page keeps the visitor's run (a LiveRun) and the model before it under these session keys.
+RUN_KEY, PREVIOUS_KEY = "live_run", "live_previous_mlp"
 MAX_SHOWN_ASPECT = 4  # a photo thinner than 1:4 is shown letterboxed (Streamlit cannot scale a 1-pixel sliver)
 
 # Start a decoding worker now, so that the first upload or drawing does not wait ~0.3 s for one.
@@ -63,6 +70,39 @@ def digit_models() -> dict[str, Classifier]:
 def pet_model() -> Classifier | None:
     """The cats-vs-dogs model, or None after showing why it is unavailable."""
     return available_models([PET_MODEL]).get(PET_MODEL)
+
+
+def your_mlp() -> Classifier | None:
+    """The visitor's "Your MLP" for the draw page: the model of their last run that finished or was stopped
+    (while a new run trains, the one before it), or None. Calling it counts as a heartbeat for the run."""
+    run: LiveRun | None = st.session_state.get(RUN_KEY)
+    if run is not None:
+        run.touch()
+    mine = run.classifier() if run is not None else None
+    return mine or st.session_state.get(PREVIOUS_KEY)
+
+
+@st.cache_resource(show_spinner=False)
+def _open_store(url: str) -> FeedbackStore:
+    """One store per database per server. ``url`` is only the cache key (so tests and a changed
+    $PLAYGROUND_DB_URL get their own): FeedbackStore() picks the same database and creates the default folder."""
+    return FeedbackStore()  # connects on first use, and again on the next use after a failure
+
+
+def feedback_store() -> FeedbackStore:
+    """The visitors' drawings (saved by the draw page, shown by the gallery page)."""
+    return _open_store(store_url())
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def _problem(url: str) -> str | None:
+    return store_problem(_open_store(url))
+
+
+def saving_problem() -> str | None:
+    """Why drawings cannot be saved now, or None. Checked at most every 30 s per server: a database server that
+    does not answer takes seconds to time out, which must not delay every stroke."""
+    return _problem(store_url())
 
 
 def saved_report(spec: ModelInfo, clf: Classifier) -> EvalReport:

@@ -1,5 +1,6 @@
 """The "Train your own network" page: a visitor sets up a NumPy MLP, trains it live on the server and takes it
-to the draw page ("Your MLP") or home as a checkpoint. The training itself lives in app/logic/live_training.py.
+to the draw page ("Your MLP") or home as a checkpoint. The training itself lives in app/logic/live_run.py
+(the server-wide queue in app/logic/training_queue.py).
 
 The run is kept in this session's ``st.session_state``, so it lasts as long as the visitor's session; the
 server-wide queue only knows runs that are waiting or training. While a run is active, a fragment polls its
@@ -15,31 +16,15 @@ import pandas as pd
 import streamlit as st
 
 from app.logic.charts import history_chart
-from app.logic.live_training import (
-    AlreadyTraining,
-    LiveRun,
-    Snapshot,
-    TrainingSettings,
-    describe_data,
-    parse_hidden,
-    training_queue,
-)
+from app.logic.live_run import LiveRun, Snapshot
+from app.logic.live_setup import TrainingSettings, describe_data, parse_hidden
+from app.logic.training_queue import AlreadyTraining, training_queue
 from app.logic.weights import weight_images
-from models.classifiers import Classifier
+from app.shared import PREVIOUS_KEY, RUN_KEY, your_mlp
 from models.datasets import resolve_data_dir
 
-RUN_KEY, PREVIOUS_KEY, VISITOR_KEY, NOTICE_KEY = "live_run", "live_previous_mlp", "live_visitor", "live_notice"
+VISITOR_KEY, NOTICE_KEY = "live_visitor", "live_notice"
 DEFAULTS = TrainingSettings()
-
-
-def your_mlp() -> Classifier | None:
-    """The visitor's "Your MLP" for the draw page: the model of their last run that finished or was stopped
-    (while a new run trains, the one before it), or None. Calling it counts as a heartbeat for the run."""
-    run: LiveRun | None = st.session_state.get(RUN_KEY)
-    if run is not None:
-        run.touch()
-    mine = run.classifier() if run is not None else None
-    return mine or st.session_state.get(PREVIOUS_KEY)
 
 
 def _session_alive() -> Callable[[], bool] | None:

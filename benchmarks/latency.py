@@ -113,7 +113,8 @@ def lab_server(repeats: int) -> dict[str, dict[str, Any]]:
     subset; a few runs, each an epoch)."""
     from app.logic.digits import predict_digit
     from app.logic.lab import attack_digit, consensus, saliency_maps
-    from app.logic.live_training import one_epoch, training_data
+    from app.logic.live_run import one_epoch
+    from app.logic.live_setup import training_data
     from models.perturb import Bend
 
     models, digit = _digit_models()

@@ -206,7 +206,7 @@ def test_gallery_pages_filters_and_accuracy(db: str, digit_classifiers) -> None:
     at = page("feedback_page").run()
     assert not at.exception
     assert len(captions(at)) == 24 and "30 drawings match" in texts(at.caption)
-    assert captions(at)[0] == f"#{ids['agreed_all_wrong']} · not a digit · CNN 7, NumPy MLP 7, PyTorch MLP 7"
+    assert captions(at)[0] == f"#{ids['agreed_all_wrong']} · not a digit · Digit CNN 7, NumPy MLP 7, PyTorch MLP 7"
     at.number_input(key="gallery_page").set_value(2).run()
     assert len(captions(at)) == 6
     table = at.dataframe[0].value.set_index("Model")

@@ -14,8 +14,8 @@ import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app import train_page
-from app.draw_page import BEND_DEFAULTS
+from app import draw_page
+from app.draw_lab import BEND_DEFAULTS
 from app.logic import checkpoints
 from app.logic.digits import predict_digit
 from app.logic.lab import attack_digit, consensus, saliency_maps, signed_image
@@ -27,7 +27,8 @@ from models.perturb import Bend, bend
 from models.samples import load_digit_sample
 from tests.app_helpers import stroke_canvas
 from tests.conftest import DIGIT_CHECKPOINTS
-from tests.test_app_pages import FakeCanvas, canvas, chart_titles, metrics, page, texts  # noqa: F401
+from tests.test_app_pages import FakeCanvas, canvas, metrics, page, texts  # noqa: F401
+from tests.test_compare_page import chart_titles
 
 pytestmark = pytest.mark.usefixtures("canvas")  # the stand-in drawing canvas, for every page run here
 SEVEN = 0  # index of a 7 in the bundled sample, read right by every model
@@ -184,7 +185,7 @@ def test_a_bent_drawing_shows_a_fourth_step(request: pytest.FixtureRequest) -> N
 def test_saliency_maps_are_shown_for_every_model() -> None:
     at = sample_page()
     captions = image_captions(at)
-    assert [c for c in captions if ": why " in c] == ["NumPy MLP: why 7", "PyTorch MLP: why 7", "CNN: why 7"]
+    assert [c for c in captions if ": why " in c] == ["NumPy MLP: why 7", "PyTorch MLP: why 7", "Digit CNN: why 7"]
     assert "Red pixels push the model towards its answer, blue pixels push it away" in texts(at.caption)
     assert at.subheader.values == ["What the models see", "Inside the networks"]
     at.radio(key="saliency_method").set_value("integrated_gradients").run()
@@ -205,7 +206,7 @@ def test_attack_is_on_demand_and_fools_the_attacked_model() -> None:
     assert transfer.loc["attack built on Digit CNN", "Digit CNN"] == "fooled"
     assert list(transfer.columns) == ["NumPy MLP", "PyTorch MLP", "Digit CNN"] and len(transfer) == 3
     captions = image_captions(at)
-    assert "= the digit attacked on the CNN" in captions
+    assert "= the digit attacked on the Digit CNN" in captions
     assert metrics(at) == {"NumPy MLP": "7", "PyTorch MLP": "7", "Digit CNN": "7"}  # the answers above are unchanged
     at.slider(key="attack_eps").set_value(0.0).run()
     answers, transfer = (frame.value for frame in at.dataframe)
@@ -216,7 +217,7 @@ def test_attack_is_on_demand_and_fools_the_attacked_model() -> None:
 def test_your_mlp_joins_the_draw_page(monkeypatch) -> None:
     mine = load_classifier(DIGIT_CHECKPOINTS["numpy_mlp"])
     mine.name = "Your MLP"
-    monkeypatch.setattr(train_page, "your_mlp", lambda: mine)
+    monkeypatch.setattr(draw_page, "your_mlp", lambda: mine)
     at = sample_page()
     assert not at.exception
     assert list(metrics(at)) == ["NumPy MLP", "PyTorch MLP", "Digit CNN", "Your MLP"]
@@ -225,7 +226,7 @@ def test_your_mlp_joins_the_draw_page(monkeypatch) -> None:
     assert at.selectbox(key="attack_model").options == ["NumPy MLP", "PyTorch MLP", "Digit CNN", "Your MLP"]
     at.selectbox(key="attack_model").set_value("your_mlp").run()
     assert not at.exception and "= the digit attacked on the Your MLP" in image_captions(at)
-    monkeypatch.setattr(train_page, "your_mlp", lambda: None)
+    monkeypatch.setattr(draw_page, "your_mlp", lambda: None)
     assert list(metrics(sample_page())) == ["NumPy MLP", "PyTorch MLP", "Digit CNN"]
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +17,8 @@ from app.logic.images import grey_to_rgb
 from models.classifiers import Classifier
 from models.perturb import Bend, bend
 from models.preprocessing import DIGIT_BOX, DrawingSteps, digit_from_photo, drawing_steps
+
+Clock = Callable[[], float]  # seconds (time.perf_counter; tests pass a fake one)
 
 
 @dataclass(frozen=True)
@@ -107,24 +109,24 @@ def predict_one(clf: Classifier, digit: np.ndarray) -> DigitPrediction:
 
 def _predict_all(
     classifiers: Mapping[str, Classifier], digit: np.ndarray, start: float, steps: DrawingSteps | None = None,
-    settings: Bend | None = None,
+    settings: Bend | None = None, clock: Clock = time.perf_counter,
 ) -> DigitResult:
-    """Every model on one digit, bent by ``settings`` first if given; ``start`` is when the work began
-    (perf_counter), so timing includes preprocessing and bending."""
+    """Every model on one digit, bent by ``settings`` first if given; ``start`` is when the work began on
+    ``clock``, so timing includes preprocessing and bending."""
     if settings is not None:
         digit = bend(digit, settings)
     predictions = [predict_one(clf, digit) for clf in classifiers.values()]
-    return DigitResult(digit, predictions, (time.perf_counter() - start) * 1000, steps)
+    return DigitResult(digit, predictions, (clock() - start) * 1000, steps)
 
 
-def predict_digit(classifiers: Mapping[str, Classifier], digit: np.ndarray, settings: Bend | None = None
-                  ) -> DigitResult:
+def predict_digit(classifiers: Mapping[str, Classifier], digit: np.ndarray, settings: Bend | None = None,
+                  clock: Clock = time.perf_counter) -> DigitResult:
     """Every model on one ready 28 x 28 digit (e.g. a bundled MNIST sample), bent by ``settings`` if given."""
-    return _predict_all(classifiers, np.asarray(digit, np.uint8), time.perf_counter(), settings=settings)
+    return _predict_all(classifiers, np.asarray(digit, np.uint8), clock(), settings=settings, clock=clock)
 
 
 def predict_drawing(classifiers: Mapping[str, Classifier], canvas: np.ndarray | None,
-                    settings: Bend | None = None) -> DigitResult | None:
+                    settings: Bend | None = None, clock: Clock = time.perf_counter) -> DigitResult | None:
     """A canvas (RGBA (H, W, 4), white ink on black) -> every model's prediction on the digit (bent by
     ``settings`` if given); None for an empty canvas.
 
@@ -133,22 +135,22 @@ def predict_drawing(classifiers: Mapping[str, Classifier], canvas: np.ndarray | 
     """
     if canvas is None:
         return None
-    start = time.perf_counter()
+    start = clock()
     steps = drawing_steps(canvas)
     if steps is None:
         return None
-    return _predict_all(classifiers, steps.digit, start, steps, settings)
+    return _predict_all(classifiers, steps.digit, start, steps, settings, clock)
 
 
-def predict_photo_digit(classifiers: Mapping[str, Classifier], rgb: np.ndarray, settings: Bend | None = None
-                        ) -> DigitResult | None:
+def predict_photo_digit(classifiers: Mapping[str, Classifier], rgb: np.ndarray, settings: Bend | None = None,
+                        clock: Clock = time.perf_counter) -> DigitResult | None:
     """An uploaded picture of a handwritten digit (dark on light is inverted) -> predictions on it (bent by
     ``settings`` if given), or None if blank."""
-    start = time.perf_counter()
+    start = clock()
     digit = digit_from_photo(rgb)
     if digit is None:
         return None
-    return _predict_all(classifiers, digit, start, settings=settings)
+    return _predict_all(classifiers, digit, start, settings=settings, clock=clock)
 
 
 def scaled_step_image(steps: DrawingSteps) -> np.ndarray:

@@ -1,20 +1,18 @@
-"""Training a NumPy MLP live, for the "Train your own" page: settings, one run in a background thread, and the
-server-wide queue that lets at most one run per core train at a time. Never imports streamlit.
+"""One visitor's live training run of a NumPy MLP, for the "Train your own" page. Never imports streamlit.
 
-- ``TrainingSettings``: what a visitor chooses, checked on construction (ValueError says what to fix).
-- ``LiveRun``: trains in a thread of its own with ``models.numpy_training`` and publishes a ``Snapshot``
-  (state, queue position, progress, curves, first-layer weights) that the page polls; ``stop()`` ends it
-  after the current mini-batch. A NaN or infinite loss, or any error, ends it as "failed" with a message.
-- ``TrainingQueue``: admits at most ``capacity`` runs at once (``$PLAYGROUND_TRAINING_SLOTS``, default one
-  per core), first come first served, one active run per visitor.
+``LiveRun`` trains in a thread of its own with ``models.numpy_training`` and publishes a ``Snapshot`` (state,
+queue position, progress, curves, first-layer weights) that the page polls; ``stop()`` ends it after the current
+mini-batch. A NaN or infinite loss, or any error, ends it as "failed" with a message. Once it has ended, the
+trained model is "Your MLP" (``classifier()``) and a checkpoint to download (``checkpoint_bytes()``). The queue
+that starts runs is app/logic/training_queue.py; settings and data are app/logic/live_setup.py.
 
 Leaving: Streamlit tells nobody when a browser tab closes, so a run has a heartbeat. The page ``touch()``es
 its run on every rerun and every poll (once a second while it trains); a run not touched for
 ``heartbeat_s`` (30 s) whose ``alive`` check (the page passes one: is the Streamlit session still connected?)
-does not vouch for it is stopped and dropped from the queue. A run also stops after ``time_limit_s`` (10
-minutes), so a huge network cannot hold a core for hours. The datasets are loaded once per process and
-shared, read-only, by every run; a run's optimiser state is dropped when it ends, and the trained model lives
-as long as the page keeps the run (its session).
+does not vouch for it stops. A run also stops after ``time_limit_s`` (10 minutes), so a huge network cannot
+hold a core for hours. Both are measured on the run's ``clock`` (``time.monotonic``; tests pass a fake one).
+A run's optimiser state is dropped when it ends, and the trained model lives as long as the page keeps the run
+(its session).
 """
 
 from __future__ import annotations
@@ -24,122 +22,24 @@ import os
 import tempfile
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from app.logic.live_setup import TrainingData, TrainingSettings, training_data
 from models.checkpoint import save_checkpoint
 from models.classifiers import DIGIT_CLASSES, NumpyDigitClassifier
-from models.datasets import load_mnist, mnist_available, resolve_data_dir
 from models.numpy_mlp import Adam, MLPConfig, NumpyMLP
 from models.numpy_training import checkpoint_meta, cosine_lr, evaluate, train_steps
-from models.runtime import available_cores
-from models.samples import load_digit_sample, load_train_subset
 
-SLOTS_ENV = "PLAYGROUND_TRAINING_SLOTS"
 ACTIVE = ("queued", "running")
 PUBLISH_EVERY_S = 0.25  # the page polls once a second; publishing 4x as often keeps what it shows fresh
 SHOWN_UNITS = 32  # first-layer units published as pictures
 
 
-@dataclass(frozen=True)
-class TrainingSettings:
-    """A visitor's choices. Defaults reach about 98.5% on the MNIST test set in about 15 s on 2 cores."""
-
-    hidden: tuple[int, ...] = (256, 128)
-    lr: float = 2e-3
-    batch_size: int = 128
-    epochs: int = 10
-    l2: float = 0.0
-    dropout: float = 0.2
-    max_shift: int = 1  # training digits are moved by up to 1 pixel at random (not a control: it just helps)
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        def number(value: Any) -> float:
-            return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else math.nan
-
-        if not 1 <= len(self.hidden) <= 4:
-            raise ValueError(f"Use 1 to 4 hidden layers; got {len(self.hidden)}.")
-        if not all(isinstance(h, (int, np.integer)) and 1 <= h <= 2048 for h in self.hidden):
-            raise ValueError(f"Each hidden layer needs 1 to 2,048 units; got {', '.join(map(str, self.hidden))}.")
-        if not 0 < number(self.lr) <= 1:
-            raise ValueError(f"The learning rate must be above 0 and at most 1 (try 0.002); got {self.lr:g}.")
-        if not (isinstance(self.batch_size, int) and 1 <= self.batch_size <= 4096):
-            raise ValueError(f"The batch size must be a whole number from 1 to 4,096; got {self.batch_size}.")
-        if not (isinstance(self.epochs, int) and 1 <= self.epochs <= 50):
-            raise ValueError(f"Epochs must be a whole number from 1 to 50; got {self.epochs}.")
-        if not 0 <= number(self.l2) < math.inf:
-            raise ValueError(f"L2 must be 0 or more (try 0 or 0.0001); got {self.l2:g}.")
-        if not 0 <= number(self.dropout) < 1:
-            raise ValueError(f"Dropout must be at least 0 and below 1 (try 0.2); got {self.dropout:g}.")
-        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
-
-
-def parse_hidden(text: str) -> tuple[int, ...]:
-    """ "256, 128" -> (256, 128); ValueError with what to type for anything else."""
-    parts = [p.strip() for p in text.replace(";", ",").split(",") if p.strip()]
-    if not parts or not all(p.isdigit() for p in parts):
-        raise ValueError(f"Hidden layers: type whole numbers separated by commas, e.g. 256, 128; got {text!r}.")
-    return tuple(int(p) for p in parts)
-
-
-# -- data ---------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class TrainingData:
-    """Read-only uint8 digits (N, 28, 28) and int64 labels, and honest names for them."""
-
-    train: tuple[np.ndarray, np.ndarray]
-    val: tuple[np.ndarray, np.ndarray]
-    test: tuple[np.ndarray, np.ndarray]
-    name: str  # what it trains on, for the page
-    test_name: str  # what the test accuracy is measured on
-
-
-def describe_data(data_dir: Path) -> str:
-    """What a run would train on, without loading anything."""
-    if mnist_available(data_dir):
-        return "the full MNIST: 55,000 training digits, 5,000 more for validation"
-    return "a bundled subset of MNIST: 9,000 training digits, 1,000 more for validation"
-
-
-_DATA_LOCK = threading.Lock()
-
-
-def training_data(data_dir: Path | None = None) -> TrainingData:
-    """The full MNIST when ``data_dir`` (default: the project's data directory) has it, else the bundled subset.
-    Loaded once per process and directory and shared by every run."""
-    with _DATA_LOCK:  # two first runs at once load it once
-        return _load_data(str(resolve_data_dir(data_dir)))
-
-
-def _read_only(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
-    for a in arrays:
-        a.flags.writeable = False  # shared by concurrent runs: nobody may change them
-    return arrays
-
-
-@lru_cache(maxsize=2)
-def _load_data(data_dir: str) -> TrainingData:
-    if mnist_available(Path(data_dir)):
-        x, y = load_mnist(Path(data_dir), train=True)
-        xt, yt = load_mnist(Path(data_dir), train=False)
-        held_out, test_name = 5000, "the MNIST test set (10,000 digits)"  # as the committed models: the last 5,000
-    else:
-        x, y, _ = load_train_subset()
-        xt, yt, _ = load_digit_sample()
-        held_out, test_name = 1000, "the 500 bundled MNIST test digits (the full test set is not on this server)"
-    x, y, xt, yt = _read_only(x, y, xt, yt)
-    return TrainingData((x[:-held_out], y[:-held_out]), (x[-held_out:], y[-held_out:]), (xt, yt),
-                        describe_data(Path(data_dir)), test_name)
-
-
-# -- one run ------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Snapshot:
     """What the page shows, copied out of the training thread.
@@ -172,14 +72,15 @@ class LiveRun:
 
     def __init__(self, settings: TrainingSettings, visitor: str, data_dir: Path | None = None, *,
                  heartbeat_s: float = 30.0, time_limit_s: float = 600.0,
-                 alive: Callable[[], bool] | None = None) -> None:
+                 alive: Callable[[], bool] | None = None, clock: Callable[[], float] = time.monotonic) -> None:
         self.settings, self.visitor, self.data_dir = settings, visitor, data_dir
         self.heartbeat_s, self.time_limit_s, self.alive = heartbeat_s, time_limit_s, alive
+        self.clock = clock  # seconds; heartbeats, the time limit and publishing read it (tests pass a fake one)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._ended = threading.Event()
         self._snap = Snapshot()
-        self._seen = time.monotonic()
+        self._seen = clock()
         self._model: NumpyMLP | None = None  # set once finished or stopped with usable weights
         self._classifier: NumpyDigitClassifier | None = None
         self._data_name = self._test_name = ""
@@ -192,7 +93,7 @@ class LiveRun:
 
     def touch(self) -> None:
         """The visitor is still here (the heartbeat)."""
-        self._seen = time.monotonic()
+        self._seen = self.clock()
 
     def stop(self) -> None:
         """Stop after the current mini-batch; a queued run ends at once."""
@@ -205,7 +106,7 @@ class LiveRun:
 
     def abandoned(self) -> bool:
         """Not touched for heartbeat_s, and the page's ``alive`` check (if any) does not vouch for the visitor."""
-        if time.monotonic() - self._seen <= self.heartbeat_s:
+        if self.clock() - self._seen <= self.heartbeat_s:
             return False
         try:
             return not (self.alive is not None and self.alive())
@@ -268,7 +169,7 @@ class LiveRun:
 
     def run_here(self) -> Snapshot:
         """Train in the calling thread until done, stopped or failed; returns the final snapshot."""
-        started = time.monotonic()
+        started = self.clock()
         try:
             state, message = self._train(started)
         except Diverged as e:
@@ -277,7 +178,7 @@ class LiveRun:
             state, message = "failed", "Not enough memory for this network: try fewer units or a smaller batch."
         except Exception as e:  # noqa: BLE001 - the page shows a message, never a traceback
             state, message = "failed", f"Training failed: {type(e).__name__}: {e}"
-        self._publish(elapsed_s=time.monotonic() - started)
+        self._publish(elapsed_s=self.clock() - started)
         self._end(state, message)
         return self.snapshot()
 
@@ -306,7 +207,7 @@ class LiveRun:
                     what = "infinite" if math.isinf(loss) else "NaN (not a number)"
                     raise Diverged(f"The loss became {what} in epoch {epoch}: the weights blew up. Try a smaller "
                                    "learning rate (0.002 works) or a smaller network.")
-                now = time.monotonic()
+                now = self.clock()
                 reason = self._why_stop(now - started)
                 if reason:
                     return self._finish(model, data, history, "stopped", reason, started, test=reason != LEFT)
@@ -321,7 +222,7 @@ class LiveRun:
             history.append({"epoch": epoch, "train_loss": loss_sum / seen, "train_acc": correct / seen,
                             "val_loss": val["loss"], "val_acc": val["acc"]})
             self._publish(progress=step / total, history=tuple(history), weights=_first_layer(model),
-                          elapsed_s=time.monotonic() - started)
+                          elapsed_s=self.clock() - started)
         return self._finish(model, data, history, "done", "Finished.", started)
 
     def _why_stop(self, elapsed: float) -> str:
@@ -338,7 +239,7 @@ class LiveRun:
         """Keep the model (without its optimiser) and measure it on the test set, unless nobody will look."""
         if test:
             result = evaluate(model, *data.test)
-            self._publish(test=result, history=tuple(history), elapsed_s=time.monotonic() - started)
+            self._publish(test=result, history=tuple(history), elapsed_s=self.clock() - started)
             with self._lock:
                 self._model = model
         return state, message
@@ -358,83 +259,6 @@ def _lower_thread_priority() -> None:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
     except (AttributeError, OSError):  # not Linux, or not allowed: train at normal priority
         pass
-
-
-# -- the queue ----------------------------------------------------------------------------------------------
-class AlreadyTraining(RuntimeError):
-    """This visitor has a run queued or training."""
-
-
-class TrainingQueue:
-    """At most ``capacity`` runs train at once; the others wait, first come first served."""
-
-    def __init__(self, capacity: int, heartbeat_s: float = 30.0, time_limit_s: float = 600.0) -> None:
-        if capacity < 1:
-            raise ValueError(f"the training queue needs at least 1 slot, got {capacity}")
-        self.capacity, self.heartbeat_s, self.time_limit_s = capacity, heartbeat_s, time_limit_s
-        self._lock = threading.RLock()  # runs that end while it admits others call back in
-        self._running: list[LiveRun] = []
-        self._waiting: deque[LiveRun] = deque()
-
-    def submit(self, visitor: str, settings: TrainingSettings, data_dir: Path | None = None,
-               alive: Callable[[], bool] | None = None) -> LiveRun:
-        """Queue a run for ``visitor`` (it starts at once if a slot is free). Raises AlreadyTraining."""
-        with self._lock:
-            if any(r.visitor == visitor for r in (*self._running, *self._waiting)):
-                raise AlreadyTraining("You already have a run going: stop it first.")
-            run = LiveRun(settings, visitor, data_dir, heartbeat_s=self.heartbeat_s, time_limit_s=self.time_limit_s,
-                          alive=alive)
-            run.on_end = self._ended
-            self._waiting.append(run)
-            self._admit()
-            return run
-
-    def counts(self) -> tuple[int, int]:
-        """(runs training, runs waiting)."""
-        with self._lock:
-            return len(self._running), len(self._waiting)
-
-    def _ended(self, run: LiveRun) -> None:
-        with self._lock:
-            if run in self._running:
-                self._running.remove(run)
-            elif run in self._waiting:
-                self._waiting.remove(run)
-            self._admit()
-
-    def _admit(self) -> None:
-        """Start waiting runs while slots are free, and number the rest. A run whose visitor left starts too:
-        it ends itself before training, which keeps this path simple."""
-        while self._waiting and len(self._running) < self.capacity:
-            run = self._waiting.popleft()
-            self._running.append(run)
-            if not run.start():  # stopped meanwhile
-                self._running.remove(run)
-        for place, run in enumerate(self._waiting, 1):
-            run._publish(position=place, message=f"Waiting for a free slot: you are number {place} in the queue.")
-
-
-def slots_from_env() -> int:
-    """$PLAYGROUND_TRAINING_SLOTS, else one per core this process may use."""
-    text = os.environ.get(SLOTS_ENV, "").strip()
-    if not text:
-        return available_cores()
-    if not text.isdigit() or int(text) < 1:
-        raise ValueError(f"${SLOTS_ENV} must be a whole number of runs, at least 1; got {text!r}")
-    return int(text)
-
-
-_QUEUE: TrainingQueue | None = None
-_QUEUE_LOCK = threading.Lock()
-
-
-def training_queue() -> TrainingQueue:
-    """The one queue of this server process (every session shares it)."""
-    global _QUEUE
-    with _QUEUE_LOCK:
-        if _QUEUE is None:
-            _QUEUE = TrainingQueue(slots_from_env())
-        return _QUEUE
 
 
 def one_epoch(data_dir: Path | None = None) -> Snapshot:

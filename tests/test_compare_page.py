@@ -1,0 +1,95 @@
+"""The "Compare the models" page run headless with ``streamlit.testing.v1.AppTest``: the model table, the saved
+full-test-set evaluations (missing, stale or fresh), the sample set, training curves and robustness curves."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from app.logic import checkpoints
+from models.artifacts import eval_path
+from tests import test_app_pages
+from tests.conftest import ROOT
+from tests.test_app_pages import page, texts
+
+# The page's fixtures, shared with tests/test_app_pages.py: the checkpoints without the pet model, and with it.
+digits_only_dir, pet_checkpoint = test_app_pages.digits_only_dir, test_app_pages.pet_checkpoint
+
+
+def chart_titles(at: AppTest) -> list[str]:
+    """The title of every Altair chart on the page, in order ("" when untitled); AppTest has no typed
+    accessor for charts, so they are read from the Vega-Lite spec Streamlit sends to the browser."""
+    titles = []
+    for element in at.get("vega_lite_chart"):
+        spec = json.loads(element.proto.spec)
+        # A layered chart (the confusion matrix: cells + counts) carries its title on its layers.
+        layers = [spec, *spec.get("layer", [])]
+        titles.append(next((str(layer["title"]) for layer in layers if "title" in layer), ""))
+    return titles
+
+
+def test_compare_page(digits_only_dir: Path) -> None:
+    at = page("compare_page").run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert list(table["Model"]) == ["NumPy MLP", "PyTorch MLP", "Digit CNN"]
+    assert (table["Latency (ms)"] > 0).all() and (table["Accuracy (%)"] > 98).all()
+    assert "python -m training.train pet_cnn" in texts(at.warning)  # the missing model is named, not fatal
+    assert at.header.values == ["On the full test sets", "Honest answers", "On 500 real test digits",
+                                "Training curves", "What the first layer learned"]
+    assert at.subheader.values[0] == "Digits" and "Cats vs dogs" not in at.subheader.values
+    assert len(at.info) == 0  # every digit report is there and fresh
+    titles = chart_titles(at)
+    saved = {spec.name: json.loads(eval_path(digits_only_dir / spec.filename).read_text())["accuracy"]
+             for spec in checkpoints.DIGIT_MODELS}  # one matrix per model, titled with its saved full-test accuracy
+    assert [t for t in titles if t.endswith(" right")] == [f"{name}: {acc:.2%} of 10,000 right"
+                                                           for name, acc in saved.items()]
+    captions = texts(at.caption)
+    assert "10,000 MNIST test digits" in captions and "Most common mistakes" in captions
+    assert "Right out of 500: NumPy MLP" in captions
+    assert len(titles) == 3 + 1 + (1 + 3) + 3 * 2  # confusion ×3, per-class, ROC + reliability ×3, 2 curves each
+    assert len(at.caption) >= 9  # every visual carries its caption
+    assert len(at.tabs) == 3
+
+
+def test_compare_page_without_or_with_stale_reports(digits_only_dir: Path) -> None:
+    cnn = json.loads((digits_only_dir / "digit_cnn.eval.json").read_text())
+    (digits_only_dir / "numpy_mlp.eval.json").unlink()
+    stale = json.loads((ROOT / "checkpoints" / "torch_mlp.eval.json").read_text())
+    (digits_only_dir / "torch_mlp.eval.json").unlink()
+    (digits_only_dir / "torch_mlp.eval.json").write_text(json.dumps({**stale, "sha256": "0" * 64}))
+    at = page("compare_page").run()
+    assert not at.exception
+    infos = [str(i.value) for i in at.info]
+    assert len(infos) == 2
+    assert "No saved evaluation" in infos[0] and "numpy_mlp.safetensors --save" in infos[0]
+    assert "older version" in infos[1] and "torch_mlp.safetensors --save" in infos[1]
+    assert all("python -m training.evaluate" in i for i in infos)
+    # The CNN's report is fine, so its matrix and the per-class chart still show; the rest of the page too.
+    titles = chart_titles(at)
+    # CNN matrix, per class, the ROC (CNN alone) and the CNN's reliability diagram, training curves
+    assert len(titles) == 1 + 1 + (1 + 1) + 3 * 2
+    assert [t for t in titles if t.endswith(" right")] == [f"Digit CNN: {cnn['accuracy']:.2%} of 10,000 right"]
+    assert at.header.values[1:] == ["Honest answers", "On 500 real test digits", "Training curves",
+                                    "What the first layer learned"]
+
+
+def test_compare_page_with_every_model(pet_checkpoint: Path) -> None:
+    at = page("compare_page").run()
+    assert not at.exception
+    assert list(at.dataframe[0].value["Model"]) == ["NumPy MLP", "PyTorch MLP", "Digit CNN", "Pet CNN"]
+    assert len(at.warning) == 0 and len(at.info) == 0
+    assert at.subheader.values[:2] == ["Digits", "Cats vs dogs"]
+    assert "cats taken for dogs" in texts(at.caption)
+    titles = chart_titles(at)
+    # Confusion matrices and per-class charts (digits, pets); a ROC chart of the digit models and a reliability
+    # diagram per digit model; the pet model's ROC and reliability diagram; 6 robustness curves; loss and
+    # accuracy curves per model.
+    assert len(titles) == 3 + 1 + 2 + (1 + 3) + (1 + 1) + 6 + 4 * 2
+    assert [t for t in titles if "digits)" in t] == [  # the committed robustness reports, full test set
+        "Rotated (10,000 digits)", "Thicker or thinner strokes (10,000 digits)", "Attacked: FGSM (1,000 digits)",
+        "Shifted (10,000 digits)", "Noisy (10,000 digits)", "Attacked: PGD, 10 steps (1,000 digits)"]
+    pets = json.loads(eval_path(pet_checkpoint).read_text())  # the saved evaluation on the 1,748 test photos
+    assert f"Pet CNN: {pets['accuracy']:.2%} of 1,748 right" in titles, titles
