@@ -446,6 +446,24 @@ def test_workers_import_neither_torch_nor_streamlit_and_run_one_thread(one_worke
     assert threads == 1
 
 
+def test_workers_never_run_the_script_that_is_main(tmp_path, monkeypatch):
+    """While Streamlit runs a page, that page's script is ``__main__``; multiprocessing would run it again in
+    every spawned worker (importing the whole app). A worker started then does not run it."""
+    marker = tmp_path / "ran"
+    script = tmp_path / "page.py"
+    script.write_text(f"open({str(marker)!r}, 'w').close()\n")
+    page = types.ModuleType("__main__")
+    page.__file__ = str(script)
+    monkeypatch.setitem(sys.modules, "__main__", page)
+    p = new_pool()
+    try:
+        assert p.run(decode_photo, small_png()).shape == (16, 24, 3)
+    finally:
+        p.close()
+    assert not marker.exists()
+    assert sys.modules["__main__"] is page  # put back after the worker started
+
+
 def test_one_slow_upload_does_not_hold_up_another(fifos):
     """Two visitors' decodes are under way (held until the test lets them finish); a third visitor's photo
     is decoded meanwhile, before either of them ends."""
