@@ -22,7 +22,7 @@ would hold torch and Streamlit. A spawned worker imports the standard library, N
 decoders (about 0.2 s of CPU and 45 MB resident); ``prewarm`` starts workers ahead, so that visitors do not
 wait for that. multiprocessing would run the parent's ``__main__`` again in each spawned child, and while
 Streamlit runs a page, ``__main__`` is that page's script: the workers are started without it
-(``_SpawnWithoutMain``), so a worker never imports Streamlit, torch or the app.
+(``uploads.spawn``), so a worker never imports Streamlit, torch or the app.
 
 Replies are pickles: the executor unpickles whatever a worker sends. The worker sends only plain values
 (status, raw pixel bytes, shape; checked here before they become an array), but a worker taken over by a
@@ -44,14 +44,11 @@ import atexit
 import math
 import queue
 import signal
-import sys
 import threading
 import time
-import types
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from multiprocessing.context import SpawnContext, SpawnProcess
 from multiprocessing.process import BaseProcess
 from typing import Any
 
@@ -67,6 +64,7 @@ from uploads.limits import (
     InvalidImageError,
     decode_budget,
 )
+from uploads.spawn import SPAWN_WITHOUT_MAIN
 
 MAX_TASKS_PER_WORKER = 200
 MAX_REPLY_BYTES = 64 * 2**20  # more than any decoded result (1600 x 1600 x 4); a bigger reply is a broken worker
@@ -75,30 +73,6 @@ MAX_REPLY_BYTES = 64 * 2**20  # more than any decoded result (1600 x 1600 x 4); 
 PRELOAD = ("uploads.photo_file", "uploads.canvas")
 # How a worker stopped by its CPU budget exits: SIGPROF from its timer (or SIGXCPU from an RLIMIT_CPU).
 TIME_SIGNALS = {-getattr(signal, name) for name in ("SIGPROF", "SIGXCPU") if hasattr(signal, name)}
-_MAIN_LOCK = threading.Lock()
-
-
-class _SpawnWithoutMainProcess(SpawnProcess):
-    """A spawned process told of no ``__main__`` module: multiprocessing would import the parent's main script
-    in the child first (for Streamlit, the page being run: the whole app, torch included)."""
-
-    @staticmethod
-    def _Popen(process_obj: Any) -> Any:
-        stub = types.ModuleType("__main__")  # no __file__, no __spec__: nothing for the child to import
-        with _MAIN_LOCK:
-            main, sys.modules["__main__"] = sys.modules.get("__main__"), stub
-            try:
-                return SpawnProcess._Popen(process_obj)
-            finally:
-                if sys.modules.get("__main__") is stub:  # a script run may have set its own meanwhile
-                    sys.modules["__main__"] = main
-
-
-class _SpawnWithoutMain(SpawnContext):
-    Process = _SpawnWithoutMainProcess
-
-
-_SPAWN = _SpawnWithoutMain()
 
 
 class WorkerExit(Exception):
@@ -124,7 +98,8 @@ class _Slot:
         self.executor = self._start()
 
     def _start(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(1, _SPAWN, worker.start, self._initargs, max_tasks_per_child=MAX_TASKS_PER_WORKER)
+        return ProcessPoolExecutor(1, SPAWN_WITHOUT_MAIN, worker.start, self._initargs,
+                                   max_tasks_per_child=MAX_TASKS_PER_WORKER)
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
         if any(p.exitcode not in (None, 0) for p in _processes(self.executor)):
