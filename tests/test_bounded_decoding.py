@@ -21,7 +21,7 @@ import threading
 import types
 import zlib
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO
 
@@ -462,6 +462,20 @@ def test_workers_never_run_the_script_that_is_main(tmp_path, monkeypatch):
         p.close()
     assert not marker.exists()
     assert sys.modules["__main__"] is page  # put back after the worker started
+
+
+def _decode_in_a_forked_child(data: bytes) -> tuple[int, ...]:
+    return load_photo(data).shape
+
+
+def test_a_forked_child_decodes_with_workers_of_its_own_and_exits():
+    """A process forked after this one started its workers (a data loader, say) cannot use them (their
+    threads are not in the child): it starts its own, and leaving does not wait for them."""
+    import multiprocessing
+
+    assert load_photo(small_png()).shape == (16, 24, 3)  # this process's pool is up
+    with ProcessPoolExecutor(1, multiprocessing.get_context("fork")) as children:
+        assert children.submit(_decode_in_a_forked_child, small_png()).result(timeout=60) == (16, 24, 3)
 
 
 def test_one_slow_upload_does_not_hold_up_another(fifos):

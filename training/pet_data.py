@@ -19,7 +19,7 @@ import numpy as np
 from models.datasets import DATA_ENV, DataNotFoundError
 from models.preprocessing import resize_photo
 from training.cache import cached, parallel_map
-from uploads import load_photo
+from uploads import decode_photo
 
 PET_CLASSES = ["cat", "dog"]
 
@@ -71,8 +71,9 @@ def load_not_pets(data_dir: Path, split: str, side: int, limit: int | None = Non
 
 
 def decode(path: str, side: int) -> np.ndarray:
-    """One file -> uint8 (side, side, 3), decoded by load_photo exactly as the app decodes an upload of it."""
-    return resize_photo(load_photo(Path(path).read_bytes()), side)
+    """One file -> uint8 (side, side, 3), decoded by the app's decoder (``decode_photo``, what an upload's worker
+    runs: the same bytes give the same pixels) in this process, since the data set is trusted."""
+    return resize_photo(decode_photo(Path(path).read_bytes()), side)
 
 
 def load_pet_split(data_dir: Path, split: str, side: int, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import atexit
 import math
+import os
 import queue
 import signal
 import threading
@@ -229,7 +230,15 @@ def reset_default_pool() -> None:
         pool.close()
 
 
+def _forget_pool_in_child() -> None:
+    """A forked child (a training data loader, say) must not share its parent's workers, whose threads it does
+    not have: it starts a pool of its own on first use."""
+    global _pool, _pool_lock
+    _pool, _pool_lock = None, threading.Lock()
+
+
 atexit.register(reset_default_pool)
+os.register_at_fork(after_in_child=_forget_pool_in_child)
 
 
 def run_bounded(decoder: Callable[..., np.ndarray], data: bytes, *args: Any) -> np.ndarray:

@@ -20,7 +20,12 @@ _MAIN_LOCK = threading.Lock()
 
 class _SpawnWithoutMainProcess(SpawnProcess):
     """A spawned process told of no ``__main__`` module: multiprocessing would import the parent's main script
-    in the child first (for Streamlit, the page being run: the whole app, torch included)."""
+    in the child first (for Streamlit, the page being run: the whole app, torch included). A daemon, so that a
+    process that exits (a forked data loader, say) ends its decoding workers instead of waiting for them."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.daemon = True
 
     @staticmethod
     def _Popen(process_obj: Any) -> Any:
