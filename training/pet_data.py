@@ -71,8 +71,13 @@ def load_not_pets(data_dir: Path, split: str, side: int, limit: int | None = Non
 
 
 def decode(path: str, side: int) -> np.ndarray:
-    """One file -> uint8 (side, side, 3), decoded by load_photo exactly as the app decodes an upload of it."""
-    return resize_photo(load_photo(Path(path).read_bytes()), side)
+    """One file -> uint8 (side, side, 3), decoded by load_photo exactly as the app decodes an upload of it.
+
+    In this process (``sandbox=False``, the same decoder the app's sandboxed workers run): the datasets are
+    our own files, and ``decode`` runs inside ``parallel_map``'s forked workers, where starting the upload
+    sandbox's spawned worker pool hangs.
+    """
+    return resize_photo(load_photo(Path(path).read_bytes(), sandbox=False), side)
 
 
 def load_pet_split(data_dir: Path, split: str, side: int, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
