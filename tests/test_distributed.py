@@ -59,6 +59,7 @@ def test_only_rank_zero_writes(checkpoints: dict[int, Path]) -> None:
     assert written == ["MANIFEST.json", "digit_cnn.history.json", "digit_cnn.safetensors"], written
 
 
+@pytest.mark.slow  # torchrun starts two Python processes that import torch
 def test_numpy_mlp_refuses_torchrun(tmp_path: Path) -> None:
     result = run_cli(*TORCHRUN, "-m", "training.train", "numpy_mlp", "--dry-run", "--no-progress",
                      "--out", str(tmp_path / "numpy_mlp.safetensors"))

@@ -1,4 +1,10 @@
-"""Training and evaluation CLIs: smoke runs on tiny subsets, seeds, atomic writes, clear data errors."""
+"""Training and evaluation CLIs: smoke runs on tiny subsets, seeds, atomic writes, clear data errors.
+
+The training runs are few and shared: ``dry_runs`` runs each model's ``--dry-run`` once, in a fresh process
+started in a scratch folder, and the smoke, seed and shipped-checkpoint tests all read what those runs left.
+Everything that stops before training (usage, refusals, missing data) and the evaluate CLI run in this
+process, through each CLI's ``main``.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +22,12 @@ from models import load_classifier
 from models.artifacts import eval_path, history_path
 from models.checkpoint import load_checkpoint, save_checkpoint, sha256_of
 from tests.conftest import CHECKPOINTS, DIGIT_CHECKPOINTS, ROOT
+from training import evaluate
+from training import train as train_cli
+
+DIGIT_MODELS = ["numpy_mlp", "torch_mlp", "digit_cnn"]
+# The pet dry run's cost is decoding photos: 64 of them at 64 px (the default is 256 at 128 px).
+SMALLER = {"pet_cnn": ("--limit", "64", "--image-size", "64")}
 
 
 def run_cli(*args: str, env_data: Path | None = None, cwd: Path = ROOT, **env: str) -> subprocess.CompletedProcess:
@@ -29,103 +42,130 @@ def shipped_hashes() -> dict[str, str]:
     return {p.name: sha256_of(p) for p in sorted(CHECKPOINTS.iterdir()) if p.is_file()}
 
 
-@pytest.mark.parametrize("model", ["numpy_mlp", "torch_mlp", "digit_cnn"])
-def test_digit_training_smoke_run(model: str, tmp_path: Path, data_dir: Path) -> None:
-    out = tmp_path / f"{model}.safetensors"
-    result = run_cli("training.train", model, "--dry-run", "--no-progress", "--out", str(out), env_data=data_dir)
+def stops(main, argv: list[str]) -> int:
+    """The exit status with which ``main(argv)`` stops (it must stop: SystemExit, not another exception)."""
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    return stop.value.code
+
+
+@dataclass(frozen=True)
+class DryRuns:
+    folder: Path  # where they ran: ./runs/ (their default --out) and ./cache/ are in it
+    results: dict[str, subprocess.CompletedProcess]  # model -> its dry run
+    first_numpy_mlp: dict[str, np.ndarray] | None  # the NumPy MLP's tensors before `again` replaced them
+    again: subprocess.CompletedProcess  # the NumPy MLP's dry run once more, same command
+    before: dict[str, str]  # checkpoints/ (file name -> sha256) before the runs
+    after: dict[str, str]  # and after
+
+
+@pytest.fixture(scope="module")
+def dry_runs(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> DryRuns:
+    """Every model's ``--dry-run`` with its default --out, each in a fresh process started in a scratch
+    folder, then the NumPy MLP's again; with checkpoints/ hashed before and after."""
+    folder = tmp_path_factory.mktemp("dry_runs")
+    env = {"PLAYGROUND_CACHE_DIR": str(folder / "cache")}
+
+    def dry_run(model: str) -> subprocess.CompletedProcess:
+        return run_cli("training.train", model, "--dry-run", "--no-progress", *SMALLER.get(model, ()),
+                       env_data=data_dir, cwd=folder, **env)
+
+    before = shipped_hashes()
+    results = {model: dry_run(model) for model in [*DIGIT_MODELS, "pet_cnn"]}
+    first = folder / "runs" / "numpy_mlp.safetensors"
+    first_numpy_mlp = load_checkpoint(first)[0] if first.is_file() else None
+    again = dry_run("numpy_mlp")
+    return DryRuns(folder, results, first_numpy_mlp, again, before, shipped_hashes())
+
+
+def dry_run_output(dry_runs: DryRuns, model: str) -> Path:
+    result = dry_runs.results[model]
     assert result.returncode == 0, result.stderr
-    assert "epoch 1/1" in result.stdout
+    return dry_runs.folder / "runs" / f"{model}.safetensors"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", DIGIT_MODELS)
+def test_digit_training_smoke_run(model: str, dry_runs: DryRuns) -> None:
+    out = dry_run_output(dry_runs, model)
+    assert "epoch 1/1" in dry_runs.results[model].stdout
     clf = load_classifier(out)
     assert clf.class_names == [str(d) for d in range(10)]
-    assert clf.describe()["training"]["limit"] == 256
+    assert clf.describe()["training"]["limit"] == 256  # what --dry-run means without --limit
     history = json.loads(history_path(out).read_text())
     assert len(history["epochs"]) == 1 and {"train_loss", "val_acc"} <= set(history["epochs"][0])
 
 
-def test_pet_training_smoke_run(tmp_path: Path, data_dir: Path) -> None:
-    out = tmp_path / "pet.safetensors"
-    env = {**os.environ, "PLAYGROUND_CACHE_DIR": str(tmp_path / "cache")}
-    cmd = [sys.executable, "-m", "training.train", "pet_cnn", "--limit", "64", "--epochs", "1", "--image-size", "64",
-           "--no-progress", "--out", str(out), "--data-dir", str(data_dir)]
-    result = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
-    clf = load_classifier(out)
+@pytest.mark.slow
+def test_pet_training_smoke_run(dry_runs: DryRuns) -> None:
+    clf = load_classifier(dry_run_output(dry_runs, "pet_cnn"))
     assert clf.class_names == ["cat", "dog"] and clf.model.config.image_size == 64
-    assert list((tmp_path / "cache").glob("pets-train-64-64-*.npy")), "decoded photos were cached"
-
-
-def test_same_seed_gives_the_same_model(tmp_path: Path, data_dir: Path) -> None:
-    outs = []
-    for name in ("a", "b"):
-        out = tmp_path / f"{name}.safetensors"
-        result = run_cli("training.train", "numpy_mlp", "--dry-run", "--no-progress", "--seed", "7", "--out", str(out),
-                         env_data=data_dir)
-        assert result.returncode == 0, result.stderr
-        outs.append(load_checkpoint(out)[0])
-    assert outs[0].keys() == outs[1].keys()
-    for key in outs[0]:
-        np.testing.assert_array_equal(outs[0][key], outs[1][key])
-
-
-@pytest.mark.parametrize("model", ["numpy_mlp", "digit_cnn", "pet_cnn"])
-def test_missing_data_gives_one_clear_message(model: str, tmp_path: Path) -> None:
-    result = run_cli("training.train", model, "--dry-run", "--data-dir", str(tmp_path / "empty"), "--out",
-                     str(tmp_path / "x.safetensors"))
-    assert result.returncode == 2
-    assert "Traceback" not in result.stderr
-    assert str((tmp_path / "empty").resolve()) in result.stderr
-    assert "--data-dir" in result.stderr
-    assert not (tmp_path / "x.safetensors").exists()
-
-
-def test_train_without_model_prints_usage() -> None:
-    result = run_cli("training.train")
-    assert result.returncode == 2 and "numpy_mlp" in result.stderr and "digit_cnn" in result.stderr
+    assert clf.describe()["training"]["limit"] == 64
+    assert list((dry_runs.folder / "cache").glob("pets-train-64-64-*.npy")), "decoded photos were cached"
 
 
 @pytest.mark.slow
-def test_dry_runs_never_touch_the_shipped_checkpoints(tmp_path: Path, data_dir: Path) -> None:
+def test_same_seed_gives_the_same_model(dry_runs: DryRuns) -> None:
+    """The same command twice (seed 0 both times; the second reads the drawings the first cached): the same
+    weights, to the bit."""
+    out = dry_run_output(dry_runs, "numpy_mlp")
+    assert dry_runs.again.returncode == 0, dry_runs.again.stderr
+    first, second = dry_runs.first_numpy_mlp, load_checkpoint(out)[0]
+    assert first is not None and first.keys() == second.keys()
+    for key in first:
+        np.testing.assert_array_equal(first[key], second[key])
+
+
+@pytest.mark.slow
+def test_dry_runs_never_touch_the_shipped_checkpoints(dry_runs: DryRuns) -> None:
     """Every CLI's dry run with its default --out writes under ./runs/, never into checkpoints/."""
-    before = shipped_hashes()
-    for model in ("numpy_mlp", "torch_mlp", "digit_cnn", "pet_cnn"):
-        result = run_cli("training.train", model, "--dry-run", "--no-progress", env_data=data_dir, cwd=tmp_path,
-                         PLAYGROUND_CACHE_DIR=str(tmp_path / "cache"))
-        assert result.returncode == 0, result.stderr
-        assert (tmp_path / "runs" / f"{model}.safetensors").is_file()
-        assert load_classifier(tmp_path / "runs" / f"{model}.safetensors").meta["model_type"] == model
-    # runs/ is scratch: the same command again replaces the last run without --force.
-    again = run_cli("training.train", "numpy_mlp", "--dry-run", "--no-progress", env_data=data_dir, cwd=tmp_path,
-                    PLAYGROUND_CACHE_DIR=str(tmp_path / "cache"))
-    assert again.returncode == 0, again.stderr
-    assert shipped_hashes() == before
+    for model in dry_runs.results:
+        out = dry_run_output(dry_runs, model)
+        assert load_classifier(out).meta["model_type"] == model
+    # runs/ is scratch: the same command again replaced the last run without --force.
+    assert dry_runs.again.returncode == 0, dry_runs.again.stderr
+    assert "wrote runs/numpy_mlp.safetensors" in dry_runs.again.stdout
+    assert dry_runs.after == dry_runs.before
+
+
+@pytest.mark.slow
+def test_limit_keeps_the_whole_test_set(dry_runs: DryRuns) -> None:
+    history = json.loads(history_path(dry_run_output(dry_runs, "numpy_mlp")).read_text())
+    assert history["test"]["n"] == 10_000
+
+
+@pytest.mark.parametrize("model", ["numpy_mlp", "digit_cnn", "pet_cnn"])
+def test_missing_data_gives_one_clear_message(model: str, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "x.safetensors"
+    assert stops(train_cli.main, [model, "--dry-run", "--data-dir", str(tmp_path / "empty"), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert str((tmp_path / "empty").resolve()) in err
+    assert "--data-dir" in err
+    assert not out.exists()
+
+
+def test_train_without_model_prints_usage() -> None:
+    result = run_cli("training.train")  # the one fresh `python -m training.train` outside the slow tests
+    assert result.returncode == 2 and "numpy_mlp" in result.stderr and "digit_cnn" in result.stderr
 
 
 @pytest.mark.parametrize("extra", [["--dry-run"], ["--limit", "100"], []], ids=["dry-run", "limit", "no-force"])
-def test_shipped_checkpoint_is_never_replaced_by_accident(extra: list[str], tmp_path: Path) -> None:
+def test_shipped_checkpoint_is_never_replaced_by_accident(extra: list[str], tmp_path: Path, capsys) -> None:
     before = shipped_hashes()
     target = CHECKPOINTS / "numpy_mlp.safetensors"
-    result = run_cli("training.train", "numpy_mlp", *extra, "--out", str(target), "--data-dir", str(tmp_path))
-    assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert ("never write into" if extra else "--force") in result.stderr
+    assert stops(train_cli.main, ["numpy_mlp", *extra, "--out", str(target), "--data-dir", str(tmp_path)]) == 2
+    assert ("never write into" if extra else "--force") in capsys.readouterr().err
     assert shipped_hashes() == before
 
 
-def test_force_replaces_a_listed_checkpoint_and_its_manifest_entry(tmp_path: Path, data_dir: Path) -> None:
+def test_force_replaces_a_listed_checkpoint_and_its_manifest_entry(tmp_path: Path, data_dir: Path, capsys) -> None:
     listed = save_checkpoint(tmp_path / "numpy_mlp.safetensors", *load_checkpoint(DIGIT_CHECKPOINTS["numpy_mlp"]))
-    args = ["training.train", "numpy_mlp", "--epochs", "1", "--no-progress", "--out", str(listed)]
-    refused = run_cli(*args, "--limit", "300", env_data=data_dir)
-    assert refused.returncode == 2 and "--force" in refused.stderr
-    result = run_cli(*args, "--limit", "300", "--force", env_data=data_dir)
-    assert result.returncode == 0, result.stderr
+    # A tiny plain-MNIST MLP: what is tested is where it may be written, not how well it learns.
+    args = ["numpy_mlp", "--epochs", "1", "--limit", "300", "--hidden", "16", "--no-outliers", "--no-progress",
+            "--out", str(listed), "--data-dir", str(data_dir)]
+    assert stops(train_cli.main, args) == 2 and "--force" in capsys.readouterr().err
+    train_cli.main([*args, "--force"])
     assert load_classifier(listed).describe()["training"]["limit"] == 300  # the new model, accepted by the manifest
-
-
-def test_limit_keeps_the_whole_test_set(tmp_path: Path, data_dir: Path) -> None:
-    out = tmp_path / "m.safetensors"
-    result = run_cli("training.train", "numpy_mlp", "--dry-run", "--no-progress", "--out", str(out), env_data=data_dir)
-    assert result.returncode == 0, result.stderr
-    history = json.loads(history_path(out).read_text())
-    assert history["test"]["n"] == 10_000
 
 
 def test_history_files_keep_every_dot_but_the_suffix() -> None:
@@ -151,12 +191,11 @@ def test_interrupted_write_keeps_the_old_checkpoint(tmp_path: Path, monkeypatch)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["MANIFEST.json", "cnn.safetensors"]  # no temp file left
 
 
-def test_evaluate_cli_on_the_bundled_sample(tmp_path: Path, digit_classifiers, digit_sample) -> None:
+def test_evaluate_cli_on_the_bundled_sample(tmp_path: Path, digit_classifiers, digit_sample, capsys) -> None:
     out = tmp_path / "eval.json"
-    result = run_cli("training.evaluate", str(DIGIT_CHECKPOINTS["numpy_mlp"]), "--sample", "--json", str(out),
-                     "--no-progress")
-    assert result.returncode == 0, result.stderr
-    assert "confusion matrix" in result.stdout and "per-class accuracy" in result.stdout
+    evaluate.main([str(DIGIT_CHECKPOINTS["numpy_mlp"]), "--sample", "--json", str(out), "--no-progress"])
+    stdout = capsys.readouterr().out
+    assert "confusion matrix" in stdout and "per-class accuracy" in stdout
     report = json.loads(out.read_text())
     images, labels = digit_sample
     expected = (digit_classifiers["numpy_mlp"].predict(images) == labels).mean()
@@ -165,22 +204,21 @@ def test_evaluate_cli_on_the_bundled_sample(tmp_path: Path, digit_classifiers, d
     assert matrix.shape == (10, 10) and matrix.sum() == 500 and np.trace(matrix) == round(expected * 500)
 
 
-def test_evaluate_cli_reports_a_bad_checkpoint(tmp_path: Path) -> None:
+def test_evaluate_cli_reports_a_bad_checkpoint(tmp_path: Path, capsys) -> None:
     bad = tmp_path / "bad.safetensors"
     bad.write_bytes(b"not a checkpoint")
-    result = run_cli("training.evaluate", str(bad))
-    assert result.returncode == 2 and "bad.safetensors" in result.stderr and "Traceback" not in result.stderr
+    assert stops(evaluate.main, [str(bad)]) == 2 and "bad.safetensors" in capsys.readouterr().err
 
 
-def test_evaluate_cli_saves_the_report_beside_the_checkpoint(tmp_path: Path, digit_classifiers, digit_sample) -> None:
+def test_evaluate_cli_saves_the_report_beside_the_checkpoint(tmp_path: Path, digit_classifiers, digit_sample,
+                                                             capsys) -> None:
     # A copy, so the committed checkpoints/digit_cnn.eval.json is neither read nor overwritten.
     committed = eval_path(DIGIT_CHECKPOINTS["digit_cnn"])
     committed_before = committed.read_bytes() if committed.exists() else None
     copy = save_checkpoint(tmp_path / "digit_cnn.safetensors", *load_checkpoint(DIGIT_CHECKPOINTS["digit_cnn"]))
-    result = run_cli("training.evaluate", str(copy), "--sample", "--save", "--no-progress")
-    assert result.returncode == 0, result.stderr
+    evaluate.main([str(copy), "--sample", "--save", "--no-progress"])
     saved = tmp_path / "digit_cnn.eval.json"
-    assert eval_path(copy) == saved and str(saved) in result.stderr
+    assert eval_path(copy) == saved and str(saved) in capsys.readouterr().err
     report = json.loads(saved.read_text())
     assert report["sha256"] == sha256_of(copy) == load_classifier(copy).describe()["checkpoint"]["sha256"]
     assert report["checkpoint"] == "digit_cnn.safetensors" and report["class_names"] == [str(d) for d in range(10)]
@@ -193,7 +231,7 @@ def test_evaluate_cli_saves_the_report_beside_the_checkpoint(tmp_path: Path, dig
 
 
 def test_evaluate_help_explains_save() -> None:
-    result = run_cli("training.evaluate", "--help")
+    result = run_cli("training.evaluate", "--help")  # a fresh `python -m training.evaluate`
     assert result.returncode == 0 and "--save" in result.stdout and "eval.json" in result.stdout
 
 
@@ -212,6 +250,7 @@ def test_turned_outliers_are_turned_or_mirrored_copies_without_repeats() -> None
     np.testing.assert_array_equal(turned(images, 20, seed=3), out)  # seeded
 
 
+@pytest.mark.slow  # loads MNIST three times and makes the not-a-digit drawings (seconds, on a cold cache)
 def test_turned_outliers_flag_adds_that_many_non_digits(data_dir: Path) -> None:
     from training.digit_data import NOT_A_DIGIT, data_from_args
     from training.train import build_parser
