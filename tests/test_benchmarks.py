@@ -43,6 +43,7 @@ def quick_run(tmp_path_factory) -> tuple[dict, str, str]:
     return json.loads((out / "results.json").read_text()), (out / "results.md").read_text(), result.stdout
 
 
+@pytest.mark.slow  # the quick benchmark run: a minute
 def test_structure(quick_run):
     results, _, _ = quick_run
     assert set(results) >= {"quick", "inference_threads", "machine", "inference", "training", "memory", "speeds"}
@@ -52,6 +53,7 @@ def test_structure(quick_run):
     assert {"python", "numpy", "torch", "pillow"} <= set(m["versions"])
 
 
+@pytest.mark.slow  # the quick benchmark run: a minute
 def test_every_committed_checkpoint_is_timed(quick_run):
     results, _, _ = quick_run
     rows = {row["model"]: row for row in results["inference"]}
@@ -67,6 +69,7 @@ def test_every_committed_checkpoint_is_timed(quick_run):
         assert row["single_min_ms"] <= row["single_ms"] and row["batch_min_ms"] <= row["batch_ms"]
 
 
+@pytest.mark.slow  # the quick benchmark run: a minute
 def test_numpy_and_pytorch_training_times_are_compared(quick_run):
     """The issue's bar (NumPy within 1.5x of PyTorch) is reported by the benchmark, not asserted here."""
     t = quick_run[0]["training"]
@@ -77,6 +80,7 @@ def test_numpy_and_pytorch_training_times_are_compared(quick_run):
     assert t["limit"] == 1.5 and t["within_limit"] == (t["ratio_numpy_over_torch"] <= 1.5)
 
 
+@pytest.mark.slow  # the quick benchmark run: a minute
 def test_memory_with_all_models(quick_run):
     mem = quick_run[0]["memory"]
     committed = {name.removesuffix(".safetensors") for name in read_manifest(ROOT / "checkpoints")}
@@ -84,6 +88,7 @@ def test_memory_with_all_models(quick_run):
     assert 0 < mem["rss_imports_mb"] <= mem["rss_all_models_mb"] <= mem["peak_rss_mb"]
 
 
+@pytest.mark.slow  # the quick benchmark run: a minute
 def test_every_speed_is_measured_against_its_budget(quick_run):
     speeds = quick_run[0]["speeds"]
     require(CHROMIUM.exists(), f"{CHROMIUM} not installed: the browser figures are not measured")
@@ -96,6 +101,7 @@ def test_every_speed_is_measured_against_its_budget(quick_run):
             assert figure["within_budget"] == (figure["median_ms"] <= figure["budget_ms"])
 
 
+@pytest.mark.slow  # the quick benchmark run: a minute
 def test_markdown_and_console_table(quick_run):
     results, md, stdout = quick_run
     for text in (md, stdout):
@@ -108,6 +114,7 @@ def test_markdown_and_console_table(quick_run):
     assert f"{results['training']['ratio_numpy_over_torch']:.2f}x" in md
 
 
+@pytest.mark.slow  # the quick benchmark run: a minute
 def test_markdown_reports_a_missed_budget_and_a_missing_figure(quick_run):
     slow = {"what": "server: slow", "median_ms": 80.0, "p90_ms": 90.0, "max_ms": 99.0, "runs": 5,
             "budget_ms": 50.0, "within_budget": False}
