@@ -209,7 +209,7 @@ def test_unknown_score_only_where_there_is_a_reject_output(digit_classifiers, di
             assert (score <= clf.unknown_threshold).mean() >= 0.9, key  # real digits are mostly taken as digits
     assert {k for k, c in digit_classifiers.items() if c.has_unknown_output} == {"numpy_mlp", "torch_mlp", "digit_cnn"}
     # Every shipped digit model has the output, so the "neither attribute" side is checked on one without its
-    # "unknown" meta, as a checkpoint trained with --no-outliers is saved.
+    # "unknown" meta, as a checkpoint trained with --no-unknowns is saved.
     plain = load_classifier(DIGIT_CHECKPOINTS["digit_cnn"])
     del plain.meta["unknown"]
     assert not plain.has_unknown_output

@@ -21,7 +21,7 @@ TORCHRUN = ("torch.distributed.run", "--standalone", "--nproc-per-node=2")
 def train(out_dir: Path, data_dir: Path, *launcher: str) -> Path:
     """One epoch of digit_cnn on LIMIT items, seed 0, plain MNIST, through ``launcher`` (torchrun) or alone."""
     out = out_dir / "digit_cnn.safetensors"
-    args = ("training.train", "digit_cnn", "--limit", LIMIT, "--epochs", "1", "--seed", "0", "--no-outliers",
+    args = ("training.train", "digit_cnn", "--limit", LIMIT, "--epochs", "1", "--seed", "0", "--no-unknowns",
             "--no-progress", "--out", str(out))
     # torchrun wants "-m" before the module it starts; plain python gets it from run_cli.
     result = run_cli(*launcher, "-m", *args, env_data=data_dir) if launcher else run_cli(*args, env_data=data_dir)

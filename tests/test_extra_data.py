@@ -71,20 +71,20 @@ def test_exports_split_like_the_database(url: str, tmp_path: Path) -> None:
         assert sorted(zip(map(bytes, db_x), db_y.tolist())) == sorted(zip(map(bytes, ex_x), ex_y.tolist()))
 
 
-# With outliers: MNIST re-drawn and the not-a-digit drawings are made (seconds, on a cold cache).
-@pytest.mark.parametrize("outliers", [pytest.param(True, marks=pytest.mark.slow), False])
-def test_training_mixes_in_only_the_training_slice(url: str, data_dir: Path, outliers: bool) -> None:
+# With unknowns: MNIST re-drawn and the not-a-digit drawings are made (seconds, on a cold cache).
+@pytest.mark.parametrize("unknowns", [pytest.param(True, marks=pytest.mark.slow), False])
+def test_training_mixes_in_only_the_training_slice(url: str, data_dir: Path, unknowns: bool) -> None:
     from training.digit_data import data_from_args
 
-    flag = "--outliers" if outliers else "--no-outliers"
+    flag = "--unknowns" if unknowns else "--no-unknowns"
     args = build_parser("digit_cnn").parse_args(["digit_cnn", "--limit", "64", flag, "--extra-data", url,
                                                  "--data-dir", str(data_dir)])
     data, split = data_from_args(args), extra_data(url)
     seen = as_set(data.train[0])
     assert not seen & as_set(split.held_out[0])
-    kept = split.train[1] != NOT_A_DIGIT if not outliers else slice(None)
+    kept = split.train[1] != NOT_A_DIGIT if not unknowns else slice(None)
     assert as_set(split.train[0][kept]) <= seen
-    assert (NOT_A_DIGIT in set(data.train[1])) == outliers
+    assert (NOT_A_DIGIT in set(data.train[1])) == unknowns
     assert data.extra == {"source": url, "train_items": int(np.size(split.train[1][kept])),
                           "held_out_items": len(split.held_out[1])}
 
@@ -92,11 +92,11 @@ def test_training_mixes_in_only_the_training_slice(url: str, data_dir: Path, out
 def test_dry_run_records_the_extra_data(url: str, tmp_path: Path, data_dir: Path) -> None:
     out = tmp_path / "digit_cnn.safetensors"
     # A narrow CNN (what is tested is the record, not the model), in this process.
-    train_cli.main(["digit_cnn", "--dry-run", "--no-progress", "--no-outliers", "--channels", "4", "8", "8",
+    train_cli.main(["digit_cnn", "--dry-run", "--no-progress", "--no-unknowns", "--channels", "4", "8", "8",
                     "--extra-data", url, "--out", str(out), "--data-dir", str(data_dir)])
     from models import load_classifier
 
-    split = extra_data(url)  # --no-outliers: only its drawings labelled 0-9 were trained on
+    split = extra_data(url)  # --no-unknowns: only its drawings labelled 0-9 were trained on
     assert load_classifier(out).describe()["training"]["extra_data"] == {
         "source": url, "train_items": int((split.train[1] != NOT_A_DIGIT).sum()),
         "held_out_items": len(split.held_out[1])}

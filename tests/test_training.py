@@ -161,7 +161,7 @@ def test_shipped_checkpoint_is_never_replaced_by_accident(extra: list[str], tmp_
 def test_force_replaces_a_listed_checkpoint_and_its_manifest_entry(tmp_path: Path, data_dir: Path, capsys) -> None:
     listed = save_checkpoint(tmp_path / "numpy_mlp.safetensors", *load_checkpoint(DIGIT_CHECKPOINTS["numpy_mlp"]))
     # A tiny plain-MNIST MLP: what is tested is where it may be written, not how well it learns.
-    args = ["numpy_mlp", "--epochs", "1", "--limit", "300", "--hidden", "16", "--no-outliers", "--no-progress",
+    args = ["numpy_mlp", "--epochs", "1", "--limit", "300", "--hidden", "16", "--no-unknowns", "--no-progress",
             "--out", str(listed), "--data-dir", str(data_dir)]
     assert stops(train_cli.main, args) == 2 and "--force" in capsys.readouterr().err
     train_cli.main([*args, "--force"])
@@ -235,7 +235,7 @@ def test_evaluate_help_explains_save() -> None:
     assert result.returncode == 0 and "--save" in result.stdout and "eval.json" in result.stdout
 
 
-def test_turned_outliers_are_turned_or_mirrored_copies_without_repeats() -> None:
+def test_turned_unknowns_are_turned_or_mirrored_copies_without_repeats() -> None:
     from training.not_digits import turned
 
     images = np.random.default_rng(0).integers(0, 256, (7, 28, 28), dtype=np.uint8)  # no symmetry: 35 copies
@@ -251,7 +251,7 @@ def test_turned_outliers_are_turned_or_mirrored_copies_without_repeats() -> None
 
 
 @pytest.mark.slow  # loads MNIST three times and makes the not-a-digit drawings (seconds, on a cold cache)
-def test_turned_outliers_flag_adds_that_many_non_digits(data_dir: Path) -> None:
+def test_turned_unknowns_flag_adds_that_many_non_digits(data_dir: Path) -> None:
     from training.digit_data import NOT_A_DIGIT, data_from_args
     from training.train import build_parser
 
@@ -260,18 +260,19 @@ def test_turned_outliers_flag_adds_that_many_non_digits(data_dir: Path) -> None:
                                                      *flags])
         return int((data_from_args(args).train[1] == NOT_A_DIGIT).sum())
 
-    plain = non_digits("--turned-outliers", "0")
+    plain = non_digits("--turned-unknowns", "0")
     assert plain > 0
-    assert non_digits("--turned-outliers", "50") == plain + 50
-    assert non_digits("--no-outliers", "--turned-outliers", "50") == 0
+    assert non_digits("--turned-unknowns", "50") == plain + 50
+    assert non_digits("--no-unknowns", "--turned-unknowns", "50") == 0
 
 
-def test_turned_outliers_default_to_what_each_shipped_model_was_trained_with() -> None:
-    from training.digit_data import TURNED_OUTLIERS
+def test_turned_unknowns_default_to_what_each_shipped_model_was_trained_with() -> None:
+    from training.digit_data import TURNED_UNKNOWNS
     from training.train import build_parser
 
-    defaults = {m: build_parser(m).parse_args([m]).turned_outliers for m in ("numpy_mlp", "torch_mlp", "digit_cnn")}
-    assert defaults == {"numpy_mlp": TURNED_OUTLIERS, "torch_mlp": TURNED_OUTLIERS, "digit_cnn": 0}
+    defaults = {m: build_parser(m).parse_args([m]).turned_unknowns for m in ("numpy_mlp", "torch_mlp", "digit_cnn")}
+    assert defaults == {"numpy_mlp": TURNED_UNKNOWNS, "torch_mlp": TURNED_UNKNOWNS, "digit_cnn": 0}
     for model, count in defaults.items():  # what the checkpoint records (the CNN predates the flag: none)
-        recorded = load_classifier(DIGIT_CHECKPOINTS[model]).describe()["training"].get("turned_outliers", 0)
-        assert recorded == count, model
+        training = load_classifier(DIGIT_CHECKPOINTS[model]).describe()["training"]
+        # The shipped checkpoints were trained when the flag was called --turned-outliers
+        assert training.get("turned_outliers", 0) == count, model

@@ -31,7 +31,7 @@ from training.not_digits import not_digits, turned
 from training.strokes import redraw
 
 NOT_A_DIGIT = 10  # the unknown output's label: it comes after the ten digit classes
-TURNED_OUTLIERS = 60_000  # turned and mirrored copies of the training non-digits (training/not_digits.turned)
+TURNED_UNKNOWNS = 60_000  # turned and mirrored copies of the training non-digits (training/not_digits.turned)
 CACHE_VERSION = 1  # bump when the drawing code changes, so cached drawings are remade
 HOLD_OUT_ONE_IN = 5  # one visitor drawing in five is kept out of training, for evaluating on drawings
 
@@ -60,14 +60,14 @@ class ExtraData:
     held_out: tuple[np.ndarray, np.ndarray]
 
 
-def add_data_args(p: argparse.ArgumentParser, turned_outliers: int = TURNED_OUTLIERS) -> None:
-    """The digit CLIs' flags for what to learn from besides MNIST; ``turned_outliers``: that flag's default
+def add_data_args(p: argparse.ArgumentParser, turned_unknowns: int = TURNED_UNKNOWNS) -> None:
+    """The digit CLIs' flags for what to learn from besides MNIST; ``turned_unknowns``: that flag's default
     (the shipped CNN was trained without turned copies, so its CLI defaults to 0)."""
-    p.add_argument("--outliers", action=argparse.BooleanOptionalAction, default=True,
+    p.add_argument("--unknowns", action=argparse.BooleanOptionalAction, default=True,
                    help="train a 'not a digit' output on drawings that are not digits (default on)")
-    p.add_argument("--turned-outliers", type=int, default=turned_outliers, metavar="N",
+    p.add_argument("--turned-unknowns", type=int, default=turned_unknowns, metavar="N",
                    help="also train on N turned or mirrored copies of those drawings, still not digits "
-                   f"(default {turned_outliers:,}; at most five per drawing; 0 = none)")
+                   f"(default {turned_unknowns:,}; at most five per drawing; 0 = none)")
     p.add_argument("--extra-data", metavar="SOURCE", default=None,
                    help="also train on visitors' drawings: a feedback database URL, or a folder written by "
                    "`python -m training.feedback export` (idx, plus imagefolder for 'not a digit'); one in five "
@@ -94,16 +94,16 @@ def unknown(data_dir: Path, split: str, limit: int | None) -> np.ndarray:
 
 
 def load_digit_data(data_dir: Path, download: bool = False, limit: int | None = None,
-                    outliers: bool = True, turned_outliers: int = TURNED_OUTLIERS) -> DigitData:
-    """The data of a digit model; with ``outliers=False`` plain MNIST (no drawings, no "not a digit").
-    ``turned_outliers``: how many turned or mirrored copies of the training non-digits to add."""
+                    unknowns: bool = True, turned_unknowns: int = TURNED_UNKNOWNS) -> DigitData:
+    """The data of a digit model; with ``unknowns=False`` plain MNIST (no drawings, no "not a digit").
+    ``turned_unknowns``: how many turned or mirrored copies of the training non-digits to add."""
     splits = load_splits(data_dir, download, limit)
     (x, y), (xv, yv) = splits["train"], splits["val"]
-    if not outliers:
+    if not unknowns:
         empty = np.zeros((0, 28, 28), np.uint8)
         return DigitData((x, y), (xv, yv), splits["test"], empty, empty)
     drawn, foreign = redrawn(x, seed=0), unknown(data_dir, "train", limit)
-    copies = turned(foreign, turned_outliers, seed=0)
+    copies = turned(foreign, turned_unknowns, seed=0)
     foreign = np.concatenate([foreign, copies])
     train_x = np.concatenate([x, drawn, foreign])
     train_y = np.concatenate([y, y, np.full(len(foreign), NOT_A_DIGIT)])
@@ -115,8 +115,8 @@ def data_from_args(args: argparse.Namespace) -> DigitData:
     """load_digit_data for a training CLI's flags, with --extra-data's training slice, or exit with the
     data message."""
     try:
-        data = load_digit_data(resolve_data_dir(args.data_dir), args.download, args.limit, args.outliers,
-                               args.turned_outliers)
+        data = load_digit_data(resolve_data_dir(args.data_dir), args.download, args.limit, args.unknowns,
+                               args.turned_unknowns)
         if not args.extra_data:
             return data
         split = extra_data(args.extra_data)
@@ -124,7 +124,7 @@ def data_from_args(args: argparse.Namespace) -> DigitData:
         fail(str(e))
         raise  # unreachable: fail() exits
     x, y = split.train
-    if not args.outliers:  # a ten-output model has no place for "not a digit"
+    if not args.unknowns:  # a ten-output model has no place for "not a digit"
         x, y = x[y != NOT_A_DIGIT], y[y != NOT_A_DIGIT]
     extra = {"source": shown(args.extra_data), "train_items": len(y), "held_out_items": len(split.held_out[1])}
     return replace(data, train=(np.concatenate([data.train[0], x]), np.concatenate([data.train[1], y])), extra=extra)

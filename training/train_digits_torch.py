@@ -22,7 +22,7 @@ from models.registry import BY_KEY
 from models.torch_mlp import TorchMLP
 from training.augment import random_affine
 from training.cli import add_common_args, prepare_run
-from training.digit_data import TURNED_OUTLIERS, add_data_args, calibrate_digits, data_from_args
+from training.digit_data import TURNED_UNKNOWNS, add_data_args, calibrate_digits, data_from_args
 from training.distributed import join, leave, shard, wrap
 from training.runlog import log_epoch, save_run, training_meta
 from training.torch_loop import cpu_supports_bf16, evaluate, predict_logits, state_to_numpy, train_one_epoch
@@ -64,7 +64,7 @@ def add_arguments(p: argparse.ArgumentParser, model_name: str) -> None:
         p.add_argument("--channels", type=int, nargs="+", default=[32, 64, 128], help="conv widths per block")
         p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=cpu_supports_bf16(),
                        help="bfloat16 autocast for training (default: on if the CPU has native bf16)")
-    add_data_args(p, turned_outliers=TURNED_OUTLIERS if model_name == "torch_mlp" else 0)
+    add_data_args(p, turned_unknowns=TURNED_UNKNOWNS if model_name == "torch_mlp" else 0)
 
 
 def run(args: argparse.Namespace) -> None:
@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> None:
     x_train, y_train = data.train
     batch_size = args.batch_size // world.size  # per process: together, one step still sees --batch-size items
     steps = args.epochs * -(-len(y_train) // (batch_size * world.size))
-    outputs = 11 if args.outliers else 10  # the ten digits, and "not a digit"
+    outputs = 11 if args.unknowns else 10  # the ten digits, and "not a digit"
     if model_name == "torch_mlp":
         config: MLPConfig | CNNConfig = MLPConfig(sizes=(784, *args.hidden, outputs), dropout=args.dropout,
                                                   weight_decay=args.weight_decay)
@@ -127,10 +127,10 @@ def run(args: argparse.Namespace) -> None:
         "class_names": DIGIT_CLASSES,
         "normalization": {"mean": MNIST_MEAN, "std": MNIST_STD},
         "seed": args.seed,
-        "training": training_meta(args, wall, **extra, outliers=args.outliers, turned_outliers=data.turned,
+        "training": training_meta(args, wall, **extra, unknowns=args.unknowns, turned_unknowns=data.turned,
                                   extra_data=data.extra, train_items=int(len(y_train)), processes=world.size),
         "metrics": {"val_acc": history["epochs"][-1]["val_acc"], "test_acc": test["acc"], "test_loss": test["loss"]},
-        **(calibrate_digits(lambda x: predict_logits(model, x, prepare=prepare), data) if args.outliers else {}),
+        **(calibrate_digits(lambda x: predict_logits(model, x, prepare=prepare), data) if args.unknowns else {}),
     }
     save_run(args.out, state_to_numpy(model), meta, history | {"test": test, "wall_time_s": wall})
     leave()

@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> None:
         fail("the NumPy MLP trains in one process (it has no autograd and no collective operations): run it "
              "without torchrun")
     data = data_from_args(args)
-    outputs = 11 if args.outliers else 10
+    outputs = 11 if args.unknowns else 10
     config = MLPConfig(sizes=(784, *args.hidden, outputs), dropout=args.dropout, weight_decay=args.weight_decay)
     model = NumpyMLP(config, seed=args.seed)
     optimizer = Adam(model.parameters(), lr=args.lr)
@@ -72,10 +72,10 @@ def run(args: argparse.Namespace) -> None:
     wall = time.perf_counter() - started
     test = evaluate(model, *data.test)
     training = training_meta(args, wall, optimizer="Adam, cosine decay", max_shift=args.max_shift,
-                             outliers=args.outliers, turned_outliers=data.turned, extra_data=data.extra,
+                             unknowns=args.unknowns, turned_unknowns=data.turned, extra_data=data.extra,
                              train_items=int(len(y_train)))
     metrics = {"val_acc": history["epochs"][-1]["val_acc"], "test_acc": test["acc"], "test_loss": test["loss"]}
     meta = checkpoint_meta(model, BY_KEY["numpy_mlp"].name, "hand-written backprop, Adam", args.seed, training, metrics)
-    if args.outliers:
+    if args.unknowns:
         meta |= calibrate_digits(lambda x: predict_logits(model, x), data)
     save_run(args.out, model.state_dict(), meta, history | {"test": test, "wall_time_s": wall})

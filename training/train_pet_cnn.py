@@ -39,7 +39,7 @@ from training.torch_loop import cpu_supports_bf16, evaluate, predict_logits, sta
 MEAN = (0.485, 0.456, 0.406)  # ImageNet channel statistics: a fine standardisation for any photo set
 STD = (0.229, 0.224, 0.225)
 NEITHER = len(PET_CLASSES)  # the unknown output's label
-OUTLIER_COPIES = 2  # the non-pet photos are few (about 2,200): each is shown twice per epoch
+UNKNOWN_COPIES = 2  # the non-pet photos are few (about 2,200): each is shown twice per epoch
 REFUSE_RATE = 0.01  # threshold: about 1% of real cat and dog photos may be called "neither"
 
 
@@ -73,7 +73,7 @@ def add_arguments(p: argparse.ArgumentParser, model: str = "pet_cnn") -> None:
     p.add_argument("--cutmix", type=float, default=0.5, help="share of batches mixed by CutMix (default 0.5)")
     p.add_argument("--ema", type=float, default=0.998,
                    help="decay of the weights' moving average, per step (default 0.998)")
-    p.add_argument("--outliers", action=argparse.BooleanOptionalAction, default=True,
+    p.add_argument("--unknowns", action=argparse.BooleanOptionalAction, default=True,
                    help="train a 'neither' output on photos that are neither cats nor dogs (default on)")
     p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=cpu_supports_bf16(),
                    help="bfloat16 autocast for training (default: on if the CPU has native bf16)")
@@ -88,21 +88,21 @@ def run(args: argparse.Namespace) -> None:
     try:
         x_train, y_train = load_pet_split(data_dir, "train", args.image_size, args.limit)
         x_val, y_val = load_pet_split(data_dir, "val", args.image_size, args.limit)
-        if args.outliers:
+        if args.unknowns:
             others_train = load_not_pets(data_dir, "train", args.image_size, args.limit)
             others_val = load_not_pets(data_dir, "val", args.image_size, args.limit)
     except DataNotFoundError as e:
         fail(str(e))
-    if args.outliers:
-        x_train = np.concatenate([x_train, *[others_train] * OUTLIER_COPIES])
-        y_train = np.concatenate([y_train, np.full(len(others_train) * OUTLIER_COPIES, NEITHER)])
+    if args.unknowns:
+        x_train = np.concatenate([x_train, *[others_train] * UNKNOWN_COPIES])
+        y_train = np.concatenate([y_train, np.full(len(others_train) * UNKNOWN_COPIES, NEITHER)])
     if world.main:
         print(f"data: {(y_train != NEITHER).sum()} training photos of cats and dogs, {(y_train == NEITHER).sum()} of "
               f"other things, {len(y_val)} val at {args.image_size}px ({time.perf_counter() - t0:.1f}s to decode or "
               "read the cache)", flush=True)
     config = CNNConfig(in_channels=3, image_size=args.image_size, channels=tuple(args.channels), convs_per_block=2,
                        stem_stride=2, head="gap", dropout=args.dropout,
-                       num_classes=len(PET_CLASSES) + int(args.outliers))
+                       num_classes=len(PET_CLASSES) + int(args.unknowns))
     model = CNN(config).to(memory_format=torch.channels_last)
     generator = torch.Generator().manual_seed(args.seed + world.rank)  # each process augments differently
     decay = [p for n, p in model.named_parameters() if p.ndim > 1]
@@ -152,14 +152,14 @@ def run(args: argparse.Namespace) -> None:
             args, wall, optimizer="AdamW, one-cycle", label_smoothing=args.label_smoothing, bf16=args.bf16,
             augmentation="random resized crop (zoom 1-1.6, aspect 0.8-1.25), rotate 10 deg, flip, colour jitter 0.3, "
             f"CutMix on {args.cutmix:.0%} of batches", weight_average=f"EMA {args.ema}",
-            crop_sizes=args.sizes, train_images=int((y_train != NEITHER).sum()), outliers=args.outliers,
-            outlier_images=int((y_train == NEITHER).sum() // OUTLIER_COPIES), processes=world.size,
+            crop_sizes=args.sizes, train_images=int((y_train != NEITHER).sum()), unknowns=args.unknowns,
+            unknown_images=int((y_train == NEITHER).sum() // UNKNOWN_COPIES), processes=world.size,
         ),
         # The epoch is chosen on val, so val_acc flatters a little; the reported figure is the test accuracy,
         # from `python -m training.evaluate`, measured once at the end.
         "metrics": {"val_acc": best[0], "best_epoch": best[1]},
     }
-    if args.outliers:
+    if args.unknowns:
         prepare = make_prepare(generator, args.image_size)
         meta |= calibrate(predict_logits(model, x_val, prepare=prepare), y_val,
                           predict_logits(model, others_val, prepare=prepare), len(PET_CLASSES),
