@@ -17,7 +17,6 @@ from app.logic.checkpoints import (
     DIGIT_MODELS,
     PET_MODEL,
     LoadedModel,
-    ModelInfo,
     checkpoint_path,
     checkpoint_stamp,
     load_model,
@@ -28,6 +27,7 @@ from app.logic.reports import EvalReport, load_eval_report
 from feedback import FeedbackStore
 from models.classifiers import Classifier
 from models.preprocessing import NEUTRAL_GREY
+from models.registry import ModelInfo
 from uploads import UPLOAD_EXTENSIONS, InvalidImageError, default_pool, load_photo, read_canvas
 
 # The training page keeps the visitor's run (a LiveRun) and the model before it under these session keys.
