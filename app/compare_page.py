@@ -211,7 +211,7 @@ def render() -> None:
         },
     )
     st.caption(
-        "Parameters are the numbers a network learns. More parameters do not always mean better: the CNN has "
+        "Parameters are the numbers a network learns. More parameters do not always mean better: the Digit CNN has "
         "fewer than the MLPs but reads digits best, because its filters look at small patches wherever they are."
     )
 

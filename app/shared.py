@@ -68,7 +68,7 @@ def digit_models() -> dict[str, Classifier]:
 
 
 def pet_model() -> Classifier | None:
-    """The cats-vs-dogs model, or None after showing why it is unavailable."""
+    """The Pet CNN, or None after showing why it is unavailable."""
     return available_models([PET_MODEL]).get(PET_MODEL)
 
 

@@ -32,7 +32,7 @@ WHAT = {
     "canvas_delay": "browser: end of a stroke -> the canvas component sends it (its own debounce)",
     "stroke_to_complete": "browser: end of a stroke -> script done, all images loaded",
     "bend_server": "server: bend a digit (every control moved) + all 3 digit models",
-    "attack_server": "server: 10-step PGD on the CNN + every model's answer + the transfer table",
+    "attack_server": "server: 10-step PGD on the Digit CNN + every model's answer + the transfer table",
     "saliency_server": "server: gradient x input saliency maps, all 3 digit models",
     "live_epoch": "server: one epoch of live training, default settings (256-128, batch 128)",
 }

@@ -1,4 +1,4 @@
-"""The PyTorch training loop shared by the torch digit models and the cats-vs-dogs CNN.
+"""The PyTorch training loop shared by the torch digit models and the Pet CNN.
 
 Data stay uint8 NumPy arrays until a mini-batch is drawn; ``prepare(batch, train)`` turns a uint8 batch
 into the model's float input (augmenting only when ``train``), so evaluation is deterministic.

@@ -1,4 +1,4 @@
-"""Train the cats-vs-dogs CNN from scratch: ``python -m training.train pet_cnn``.
+"""Train the Pet CNN (cat, dog or neither) from scratch: ``python -m training.train pet_cnn``.
 
 Photos are decoded once and cached (training/pet_data.py). Each mini-batch gets a random resized crop
 (zoom, aspect, rotation, shift), a horizontal flip and colour jitter, and half the batches CutMix; validation
