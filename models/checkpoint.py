@@ -38,7 +38,7 @@ __all__ = [  # the public API; the names from the other checkpoint modules are r
     "read_manifest", "save_checkpoint", "sha256_of", "write_json_atomic",
 ]
 
-MAX_CHECKPOINT_BYTES = 256 * 2**20  # the largest model here is 5 MB; a CPU playground has no use for more
+MAX_CHECKPOINT_BYTES = 256 * 2**20  # the largest model here is 11 MB; a CPU playground has no use for more
 
 
 def save_checkpoint(path: str | os.PathLike, tensors: dict[str, np.ndarray], meta: dict[str, Any]) -> Path:
