@@ -31,7 +31,7 @@ from benchmarks.browser import CHROMIUM  # noqa: E402
 from benchmarks.machine import machine  # noqa: E402
 from benchmarks.report import markdown  # noqa: E402
 from benchmarks.training_ratio import training_ratio_child  # noqa: E402
-from models.registry import KEYS  # noqa: E402
+from models.registry import BY_KEY, KEYS  # noqa: E402
 from models.runtime import configure_torch_threads  # noqa: E402
 
 CHECKPOINTS = ROOT / "checkpoints"
@@ -49,7 +49,7 @@ def timed(fn: Callable[[], Any], repeats: int, warmup: int = 2) -> dict[str, flo
 # --- inference ----------------------------------------------------------------------------------------
 def model_inputs(model_type: str) -> list[np.ndarray]:
     """Real inputs: the bundled MNIST digits, or the bundled pet photos decoded as the app decodes them."""
-    if model_type == "pet_cnn":
+    if BY_KEY[model_type].task == "pets":
         from models.samples import pet_examples
         from uploads import load_photo
 
@@ -64,16 +64,17 @@ def bench_inference(quick: bool) -> list[dict[str, Any]]:
 
     rows = []
     for model_type in MODELS:
-        path = CHECKPOINTS / f"{model_type}.safetensors"
+        path = CHECKPOINTS / BY_KEY[model_type].filename
         if not path.exists():
             rows.append({"model": model_type, "missing": f"{path.relative_to(ROOT)} not found"})
             continue
         model = load_classifier(path)
         inputs = model_inputs(model_type)
         batch = [inputs[i % len(inputs)] for i in range(BATCH)]
-        if model_type != "pet_cnn":
+        photos = BY_KEY[model_type].task == "pets"
+        if not photos:
             batch = np.stack(batch)  # digit classifiers take (N, 28, 28)
-        one = [inputs[0]] if model_type == "pet_cnn" else inputs[0]
+        one = [inputs[0]] if photos else inputs[0]
         single = timed(lambda m=model, x=one: m.predict_proba(x), repeats=20 if quick else 200, warmup=3)
         many = timed(lambda m=model, x=batch: m.predict_proba(x), repeats=3 if quick else 15, warmup=1)
         rows.append(
@@ -130,11 +131,11 @@ def memory_child() -> dict[str, Any]:
     base, _ = rss_mb()
     loaded = []
     for model_type in MODELS:
-        path = CHECKPOINTS / f"{model_type}.safetensors"
+        path = CHECKPOINTS / BY_KEY[model_type].filename
         if path.exists():
             model = load_classifier(path)
             one = model_inputs(model_type)[:1]
-            model.predict_proba(one if model_type == "pet_cnn" else np.stack(one))
+            model.predict_proba(one if BY_KEY[model_type].task == "pets" else np.stack(one))
             loaded.append(model_type)
     rss, peak = rss_mb()
     return {

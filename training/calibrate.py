@@ -37,8 +37,8 @@ def calibrate(
     """
     class_logits = np.asarray(known_logits, np.float64)[:, :classes]
     temperature = fit_temperature(class_logits, known_labels)
-    known, unknown = unknown_score(known_logits, classes), unknown_score(unknown_logits, classes)
-    threshold = threshold_for_refusal_rate(known, refuse_rate)
+    known_scores, unknown_scores = unknown_score(known_logits, classes), unknown_score(unknown_logits, classes)
+    threshold = threshold_for_refusal_rate(known_scores, refuse_rate)
     return {
         "calibration": {
             "method": "temperature scaling",
@@ -52,8 +52,8 @@ def calibrate(
             "score": "log-odds of the unknown output against all classes",
             "threshold": threshold,
             "chosen_on": f"{known_name} vs {unknown_name}",
-            "val_known_refused": float((known > threshold).mean()),
-            "val_unknown_caught": float((unknown > threshold).mean()),
-            "val_auroc": auroc(known, unknown),
+            "val_known_refused": float((known_scores > threshold).mean()),
+            "val_unknown_caught": float((unknown_scores > threshold).mean()),
+            "val_auroc": auroc(known_scores, unknown_scores),
         },
     }
