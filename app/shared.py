@@ -15,7 +15,7 @@ import streamlit as st
 
 from app.logic.checkpoints import (
     DIGIT_MODELS,
-    PET_MODEL,
+    PET_MODELS,
     LoadedModel,
     checkpoint_path,
     checkpoint_stamp,
@@ -67,9 +67,9 @@ def digit_models() -> dict[str, Classifier]:
     return {spec.key: clf for spec, clf in available_models(DIGIT_MODELS).items()}
 
 
-def pet_model() -> Classifier | None:
-    """The Pet CNN, or None after showing why it is unavailable."""
-    return available_models([PET_MODEL]).get(PET_MODEL)
+def pet_models() -> dict[ModelInfo, Classifier]:
+    """The photo models that loaded (missing ones are reported by ``available_models``)."""
+    return available_models(PET_MODELS)
 
 
 def your_mlp() -> Classifier | None:

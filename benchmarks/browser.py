@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from benchmarks import app_ui as ui
+from models.registry import models_for
 
 if TYPE_CHECKING:  # playwright is a development requirement: imported only when a browser is driven
     from playwright.async_api import Browser, Page
@@ -231,15 +232,16 @@ class AppPage:
     async def metric_labels(self) -> list[str]:
         return [t.strip() for t in await self.page.locator(f"{ui.METRIC} {ui.METRIC_LABEL}").all_inner_texts()]
 
-    async def upload_photo(self, photo: Path, polling: float | str = "raf", answer: str = "^(cat|dog)$") -> Answers:
-        """On the cats page: choose "Upload a photo", hand ``photo`` to the uploader, wait for an answer like
-        ``answer`` (cat or dog). Times are from handing the file over (the page's clock)."""
+    async def upload_photo(self, photo: Path, polling: float | str = "raf", answer: str = "^(cat|dog|Neither\\?)$",
+                           count: int = len(models_for("pets"))) -> Answers:
+        """On the cats page: choose "Upload a photo", hand ``photo`` to the uploader, wait for ``count`` answers
+        (one per photo model) like ``answer``. Times are from handing the file over (the page's clock)."""
         await self.choose(ui.PET_SOURCE, "Upload a photo")
         uploader = self.page.locator(ui.PET_UPLOAD)
         await uploader.wait_for(state="attached")
         await self.page.evaluate("() => { window.__answersAt = undefined; window.__action = performance.now(); }")
         await uploader.set_input_files(photo)
-        return await self.answers(1, answer, polling=polling)
+        return await self.answers(count, answer, polling=polling)
 
     # -- checks and pictures -----------------------------------------------------------------------------------
     async def trouble(self) -> list[str]:

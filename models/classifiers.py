@@ -1,9 +1,10 @@
-"""The classifier contract shared by every model, and its three implementations.
+"""The classifier contract shared by every model, and the digit classifiers.
 
 Every classifier has ``name``, ``class_names``, ``describe()``, ``predict_proba(images)`` and
-``activations(images)``. Digit classifiers add ``input_gradient(images, target)``; the photo classifier adds
-``gradcam(image, target=None)``. Inputs are raw images under the contract of ``models.inputs`` (uint8 0..255
-or float 0..1); resizing and normalisation happen here, with constants read from the checkpoint.
+``activations(images)``. Digit classifiers add ``input_gradient(images, target)``; the photo
+classifiers (models/photo_classifiers.py) add ``input_size`` and ``gradcam`` (the CNNs) or ``input_gradient``
+(the MLP). Inputs are raw images under the contract of ``models.inputs`` (uint8 0..255 or float 0..1);
+resizing and normalisation happen here, with constants read from the checkpoint.
 
 Honest answers, from what the checkpoint carries:
 - ``predict_proba`` is calibrated: the class logits are divided by the temperature fitted on validation data
@@ -23,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from models.inputs import as_digit_batch, as_photo_list, normalise_digits
+from models.inputs import as_digit_batch, normalise_digits
 from models.numpy_mlp import MLPConfig, NumpyMLP, layer_names, log_softmax
 
 DIGIT_CLASSES = [str(d) for d in range(10)]  # class names of every digit classifier
@@ -110,18 +111,6 @@ class Classifier:
             raise AttributeError(f"{self.name} was trained without an unknown output: it has no unknown_threshold")
         return float(self.meta["unknown"]["threshold"])
 
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.name!r} classes={self.class_names}>"
-
-
-class DigitClassifierBase(Classifier):
-    """Digits: (N, 28, 28) white on black under the input contract, standardised with the checkpoint's statistics."""
-
-    def normalise(self, images: Any) -> np.ndarray:
-        """uint8 0..255 or float 0..1 (N, 28, 28) -> float32 (N, 28, 28), (x - mean) / std on the 0..1 scale."""
-        norm = self.meta["normalization"]
-        return normalise_digits(as_digit_batch(images), norm["mean"], norm["std"])
-
     def dlogits(self, logits: np.ndarray, target: Any) -> np.ndarray:
         """d log p(target) / d logits for every row, float (N, outputs): (onehot(target) - p) / T on the class
         logits (p = predict_proba), 0 on the unknown output."""
@@ -136,6 +125,18 @@ class DigitClassifierBase(Classifier):
         grad[:, : len(self.class_names)] = -p
         grad[np.arange(len(target)), target] += 1.0
         return grad / self.temperature
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r} classes={self.class_names}>"
+
+
+class DigitClassifierBase(Classifier):
+    """Digits: (N, 28, 28) white on black under the input contract, standardised with the checkpoint's statistics."""
+
+    def normalise(self, images: Any) -> np.ndarray:
+        """uint8 0..255 or float 0..1 (N, 28, 28) -> float32 (N, 28, 28), (x - mean) / std on the 0..1 scale."""
+        norm = self.meta["normalization"]
+        return normalise_digits(as_digit_batch(images), norm["mean"], norm["std"])
 
     def input_gradient(self, images: Any, target: Any) -> np.ndarray:
         """d log p(target) / d pixel, float (N, 28, 28), pixels on the 0..1 scale (``images`` under the input
@@ -218,47 +219,3 @@ class TorchDigitClassifier(DigitClassifierBase, TorchClassifierBase):
             (grad,) = torch.autograd.grad(logits, x, grad_outputs=upstream)
         std = float(self.meta["normalization"]["std"])
         return (grad.numpy() / std).reshape(len(grad), 28, 28).astype(np.float64)
-
-
-class PetClassifier(TorchClassifierBase):
-    """RGB photos of any size -> the CNN's square input; adds Grad-CAM."""
-
-    def to_tensor(self, images: Any):
-        import torch
-
-        from models.preprocessing import resize_photo
-
-        side = self.model.config.image_size
-        batch = np.stack([resize_photo(img, side) for img in as_photo_list(images)])  # (N, S, S, 3) uint8
-        norm = self.meta["normalization"]
-        x = batch.astype(np.float32) / 255.0
-        x = (x - np.asarray(norm["mean"], np.float32)) / np.asarray(norm["std"], np.float32)
-        return torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))  # (N, 3, S, S)
-
-    def gradcam(self, image: np.ndarray, target: int | None = None) -> np.ndarray:
-        """Grad-CAM (Selvaraju et al., 2017) for one image, float32 (H, W) in [0, 1] at the image's size.
-
-        Uses the last block's convolutional output before its pooling: the gradient of the target class's
-        logit (the predicted class unless ``target`` is given), averaged over space, weights its channels.
-        """
-        import torch
-        import torch.nn.functional as F
-
-        (img,) = as_photo_list([image])
-        x = self.to_tensor([img])
-        with torch.enable_grad():
-            for block in self.model.blocks[:-1]:
-                x = block(x)
-            last = self.model.blocks[-1]
-            features = last[:-1](x).detach().requires_grad_(True)  # (1, C, h, w), before the pooling
-            logits = self.model.head(last[-1](features))
-            cls = int(logits[:, : len(self.class_names)].argmax(1)) if target is None else int(target)
-            if not 0 <= cls < len(self.class_names):
-                raise ValueError(f"target must be in 0..{len(self.class_names) - 1}, got {target}")
-            (grads,) = torch.autograd.grad(logits[0, cls], features)
-        weights = grads.mean(dim=(2, 3), keepdim=True)  # (1, C, 1, 1)
-        cam = torch.relu((weights * features.detach()).sum(dim=1, keepdim=True))  # (1, 1, h, w)
-        cam = F.interpolate(cam, size=np.asarray(img).shape[:2], mode="bilinear", align_corners=False)[0, 0]
-        peak = float(cam.max())
-        cam = cam / peak if peak > 0 else torch.zeros_like(cam)
-        return cam.clamp(0, 1).numpy().astype(np.float32)

@@ -1,8 +1,9 @@
-"""A plain convolutional network (VGG-style blocks with BatchNorm) built from a frozen config.
+"""A plain convolutional network (VGG-style blocks, with or without BatchNorm) built from a frozen config.
 
-One class serves both the MNIST digit CNN and the pet CNN; only the config differs. Block k is
+One class serves the digit CNN and both photo CNNs; only the config differs. Block k is
 ``convs_per_block`` x (conv 3x3 -> BatchNorm -> ReLU) followed by 2x2 max-pooling; its output is the
-feature map called ``block<k>``. The head is either flatten -> dropout -> linear, or global average
+feature map called ``block<k>``. Without BatchNorm (the textbook network, ``batch_norm=False``) each conv
+has a bias instead. The head is either flatten -> dropout -> linear, or global average
 pooling -> dropout -> linear (the latter keeps the classifier small and suits Grad-CAM).
 """
 
@@ -19,7 +20,8 @@ from torch import nn
 class CNNConfig:
     """in_channels: 1 (grey) or 3 (RGB); image_size: side of the square input; channels: width per block;
     convs_per_block: convolutions before each pooling; stem_stride: stride of the very first conv (2 halves
-    the cost of large inputs); head: "flatten" or "gap"; dropout before the last linear layer."""
+    the cost of large inputs); head: "flatten" or "gap"; dropout before the last linear layer; batch_norm:
+    BatchNorm after every conv (False: conv -> ReLU, as in the first cats-vs-dogs tutorials)."""
 
     in_channels: int = 1
     image_size: int = 28
@@ -29,6 +31,7 @@ class CNNConfig:
     head: str = "flatten"
     dropout: float = 0.3
     num_classes: int = 10
+    batch_norm: bool = True  # checkpoints from before this field had BatchNorm: the default keeps them loading
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
@@ -40,8 +43,9 @@ class CNNConfig:
     def summary(self) -> str:
         """One line, e.g. "CNN 3x[conv3x3-BN-ReLU x1, maxpool] (32-64-128), flatten, dropout 0.3 -> 10"."""
         head = "global avg pool" if self.head == "gap" else "flatten"
+        conv = "conv3x3-BN-ReLU" if self.batch_norm else "conv3x3-ReLU"
         return (
-            f"CNN {len(self.channels)}x[conv3x3-BN-ReLU x{self.convs_per_block}, maxpool] "
+            f"CNN {len(self.channels)}x[{conv} x{self.convs_per_block}, maxpool] "
             f"({'-'.join(map(str, self.channels))}), {head}, dropout {self.dropout:g} -> {self.num_classes}"
             + (f", stride-{self.stem_stride} stem" if self.stem_stride > 1 else "")
             + f", input {self.in_channels}x{self.image_size}x{self.image_size}"
@@ -71,11 +75,10 @@ class CNN(nn.Module):
             layers: list[nn.Module] = []
             for j in range(config.convs_per_block):
                 stride = config.stem_stride if (k == 0 and j == 0) else 1
-                layers += [
-                    nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False),
-                    nn.BatchNorm2d(c_out),
-                    nn.ReLU(inplace=True),
-                ]
+                layers.append(nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=not config.batch_norm))
+                if config.batch_norm:  # BatchNorm has its own shift, so the conv needs no bias
+                    layers.append(nn.BatchNorm2d(c_out))
+                layers.append(nn.ReLU(inplace=True))
                 c_in = c_out
             layers.append(nn.MaxPool2d(2))
             blocks.append(nn.Sequential(*layers))

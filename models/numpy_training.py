@@ -1,4 +1,4 @@
-"""Training the NumPy MLP: shuffled mini-batches, random shifts, dropout, Adam with cosine decay. NumPy only.
+"""Training the NumPy MLP: shuffled mini-batches, augmentation, dropout, Adam with cosine decay. NumPy only.
 
 Used by the training CLI (``python -m training.train numpy_mlp``) and by the app's live trainer, which
 steps through ``train_steps`` one mini-batch at a time so it can show progress and stop at any moment.
@@ -50,16 +50,21 @@ def train_steps(
     rng: np.random.Generator,
     max_shift: int,
     lr_at: Callable[[], float],
+    prepare: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> Iterator[tuple[int, float, int]]:
     """One shuffled pass, one mini-batch per step: yields (items, summed loss, correct answers) of each.
 
-    Each mini-batch is shifted at random, run with dropout and followed by one Adam step at the learning
-    rate ``lr_at()`` gives. Stop iterating to stop training.
+    Each mini-batch is augmented, run with dropout and followed by one Adam step at the learning rate
+    ``lr_at()`` gives. Digits are shifted at random by up to ``max_shift`` pixels; ``prepare`` replaces that
+    for other inputs: a batch of ``images`` -> augmented network inputs (N, sizes[0]). Stop iterating to stop
+    training.
     """
     order = rng.permutation(len(labels))
     for start in range(0, len(order), batch_size):
-        idx = order[start : start + batch_size]
-        x, y = flat_input(random_shift(images[idx], max_shift, rng)), labels[idx]
+        idx = np.sort(order[start : start + batch_size])  # sorted: faster reads from a memory-mapped cache
+        batch = np.asarray(images[idx])
+        x = prepare(batch) if prepare else flat_input(random_shift(batch, max_shift, rng))
+        y = labels[idx]
         optimizer.lr = lr_at()
         loss, logits, grads = model.loss_and_grads(x, y, rng)
         optimizer.step(grads)
@@ -67,13 +72,15 @@ def train_steps(
 
 
 def evaluate(
-    model: NumpyMLP, images: np.ndarray, labels: np.ndarray, classes: int = 10, batch_size: int = 1000
+    model: NumpyMLP, images: np.ndarray, labels: np.ndarray, classes: int = 10, batch_size: int = 1000,
+    prepare: Callable[[np.ndarray], np.ndarray] = flat_input,
 ) -> dict[str, float]:
     """Loss and accuracy without dropout or augmentation; answers are the best of the first ``classes``
-    outputs (an unknown output is never an answer here). Returns {"loss", "acc", "n"}."""
+    outputs (an unknown output is never an answer here). ``prepare``: images -> network inputs (N, sizes[0]).
+    Returns {"loss", "acc", "n"}."""
     total_loss = correct = 0.0
     for start in range(0, len(labels), batch_size):
-        x, y = flat_input(images[start : start + batch_size]), labels[start : start + batch_size]
+        x, y = prepare(np.asarray(images[start : start + batch_size])), labels[start : start + batch_size]
         logits = model.forward(x)[0][-1]
         total_loss += model.loss(logits, y) * len(y)
         correct += float((logits[:, :classes].argmax(1) == y).sum())
@@ -97,7 +104,9 @@ def checkpoint_meta(model: NumpyMLP, display_name: str, how: str, seed: int, tra
     }
 
 
-def predict_logits(model: NumpyMLP, images: np.ndarray, batch_size: int = 2000) -> np.ndarray:
-    """The network's outputs for many digits, float32 (N, outputs), in batches."""
-    return np.concatenate([model.forward(flat_input(images[s : s + batch_size]))[0][-1]
+def predict_logits(model: NumpyMLP, images: np.ndarray, batch_size: int = 2000,
+                   prepare: Callable[[np.ndarray], np.ndarray] = flat_input) -> np.ndarray:
+    """The network's outputs for many inputs (digits unless ``prepare`` says how to flatten others), float32
+    (N, outputs), in batches."""
+    return np.concatenate([model.forward(prepare(np.asarray(images[s : s + batch_size])))[0][-1]
                            for s in range(0, len(images), batch_size)])

@@ -67,9 +67,17 @@ MODELS: tuple[ModelInfo, ...] = (
     ModelInfo("digit_cnn", "Digit CNN", "digits", "a small convolutional network on MNIST",
               "models.cnn:CNNConfig", "models.cnn:CNN",
               "models.classifiers:TorchDigitClassifier", "training.train_digits_torch"),
-    ModelInfo("pet_cnn", "Pet CNN", "pets", "a deeper convolutional network for cat, dog or neither photos",
+    ModelInfo("pet_mlp", "Pet MLP", "pets", "the from-scratch NumPy MLP on 32x32 photos: cat, dog or neither",
+              "models.numpy_mlp:MLPConfig", "models.numpy_mlp:NumpyMLP",
+              "models.photo_classifiers:PetMLPClassifier", "training.train_pet_mlp"),
+    ModelInfo("pet_small_cnn", "Small Pet CNN", "pets",
+              "the textbook CNN (conv-ReLU-pool, no BatchNorm) on 64x64 photos: cat, dog or neither",
               "models.cnn:CNNConfig", "models.cnn:CNN",
-              "models.classifiers:PetClassifier", "training.train_pet_cnn"),
+              "models.photo_classifiers:PetCNNClassifier", "training.train_pet_small_cnn"),
+    ModelInfo("pet_cnn", "Pet CNN", "pets", "a deep CNN (BatchNorm, strong augmentation) on 128x128 photos: cat, "
+              "dog or neither",
+              "models.cnn:CNNConfig", "models.cnn:CNN",
+              "models.photo_classifiers:PetCNNClassifier", "training.train_pet_cnn"),
 )
 BY_KEY: dict[str, ModelInfo] = {m.key: m for m in MODELS}
 KEYS: tuple[str, ...] = tuple(BY_KEY)

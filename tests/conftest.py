@@ -18,12 +18,13 @@ sys.path.insert(0, str(ROOT))
 
 from models import load_classifier  # noqa: E402
 from models.classifiers import Classifier  # noqa: E402
-from models.registry import models_for  # noqa: E402
+from models.registry import BY_KEY, models_for  # noqa: E402
 from models.samples import load_digit_sample  # noqa: E402
 
 CHECKPOINTS = ROOT / "checkpoints"
 DIGIT_CHECKPOINTS = {m.key: CHECKPOINTS / m.filename for m in models_for("digits")}
-PET_CHECKPOINT = CHECKPOINTS / models_for("pets")[0].filename
+PET_CHECKPOINTS = {m.key: CHECKPOINTS / m.filename for m in models_for("pets")}
+PET_CHECKPOINT = CHECKPOINTS / BY_KEY["pet_cnn"].filename  # the deep one, the photo model tested most
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
@@ -73,3 +74,9 @@ def digit_classifiers() -> dict[str, Classifier]:
 @pytest.fixture(scope="session")
 def pet_classifier() -> Classifier:
     return load_classifier(PET_CHECKPOINT)
+
+
+@pytest.fixture(scope="session")
+def photo_classifiers() -> dict[str, Classifier]:
+    """Every photo model, by key, in table order."""
+    return {key: load_classifier(path) for key, path in PET_CHECKPOINTS.items()}

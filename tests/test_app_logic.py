@@ -19,6 +19,7 @@ from app.logic import (
     pets,
     weights,
 )
+from models.registry import BY_KEY
 from models.samples import pet_examples
 from tests.app_helpers import draw_on_canvas, stroke_canvas
 from tests.conftest import ROOT, require
@@ -53,7 +54,7 @@ def test_every_committed_digit_model_loads() -> None:
 
 
 def test_missing_and_broken_checkpoints_become_messages(tmp_path: Path) -> None:
-    missing = checkpoints.load_model(checkpoints.PET_MODEL, tmp_path / "pet_cnn.safetensors")
+    missing = checkpoints.load_model(BY_KEY["pet_cnn"], tmp_path / "pet_cnn.safetensors")
     assert not missing.ok and missing.classifier is None
     assert "is missing" in missing.problem() and "python -m training.train pet_cnn" in missing.problem()
     broken_path = tmp_path / "digit_cnn.safetensors"
@@ -65,7 +66,7 @@ def test_missing_and_broken_checkpoints_become_messages(tmp_path: Path) -> None:
 
 def test_checkpoint_dir_follows_the_environment(monkeypatch, tmp_path: Path) -> None:
     monkeypatch.delenv(checkpoints.CHECKPOINT_ENV, raising=False)
-    assert checkpoints.checkpoint_path(checkpoints.PET_MODEL) == ROOT / "checkpoints" / "pet_cnn.safetensors"
+    assert checkpoints.checkpoint_path(BY_KEY["pet_cnn"]) == ROOT / "checkpoints" / "pet_cnn.safetensors"
     monkeypatch.setenv(checkpoints.CHECKPOINT_ENV, str(tmp_path))
     assert checkpoints.checkpoint_path(checkpoints.DIGIT_MODELS[0]) == tmp_path / "numpy_mlp.safetensors"
     assert checkpoints.checkpoint_stamp(tmp_path / "nothing") == -1.0
@@ -219,23 +220,64 @@ def test_gradcam_overlay_blends_by_heat() -> None:
 
 
 @pytest.fixture(scope="module")
-def pet_clf():
-    path = checkpoints.checkpoint_path(checkpoints.PET_MODEL)
-    require(path.exists(), f"pet checkpoint {path} not trained yet (python -m training.train pet_cnn)")
-    return checkpoints.load_model(checkpoints.PET_MODEL, path).classifier
+def photo_models() -> dict:
+    paths = {spec.key: checkpoints.checkpoint_path(spec) for spec in checkpoints.PET_MODELS}
+    require(all(p.exists() for p in paths.values()), f"photo checkpoints {paths} not all trained yet")
+    return {key: checkpoints.load_model(spec, paths[key]).classifier
+            for key, spec in zip(paths, checkpoints.PET_MODELS)}
 
 
-def test_analyse_photo(pet_clf) -> None:
+@pytest.fixture(scope="module")
+def pet_clf(photo_models):
+    return photo_models["pet_cnn"]
+
+
+def test_analyse_photo(photo_models) -> None:
     path, label = pet_examples()[0]
     photo = load_photo(path.read_bytes())
-    result = pets.analyse_photo(pet_clf, photo)
-    assert result.class_names == ["cat", "dog"] and np.isclose(result.probabilities.sum(), 1)
-    np.testing.assert_allclose(result.probabilities, pet_clf.predict_proba([photo])[0], atol=1e-5)
-    assert result.label == label and result.is_known and 0.5 <= result.confidence <= 1
-    assert result.overlay.shape == photo.shape and result.cam.shape == photo.shape[:2]
-    full_shapes = [a.shape[1:] for k, a in pet_clf.activations([photo]).items() if k != "logits"]
-    assert [g.shape for g in result.grids] == full_shapes  # labelled with the full layer shape
-    assert all(g.image.dtype == np.uint8 for g in result.grids)
+    result = pets.analyse_photo(photo_models, photo, clock=iter([10.0, 10.25]).__next__)
+    assert result.milliseconds == pytest.approx(250.0)  # the injected clock's two readings
+    assert [a.name for a in result.answers] == ["Pet MLP", "Small Pet CNN", "Pet CNN"]
+    assert result.view.shape == photo.shape  # 200 x 200 is under VIEW_SIDE: shown as it is
+    for answer, clf in zip(result.answers, photo_models.values()):
+        assert answer.class_names == ["cat", "dog"] and np.isclose(answer.probabilities.sum(), 1)
+        np.testing.assert_allclose(answer.probabilities, clf.predict_proba([photo])[0], atol=1e-5)
+        assert answer.seen.shape == (clf.input_size, clf.input_size, 3) and answer.seen.dtype == np.uint8
+        assert answer.heat.shape == photo.shape[:2] and 0 <= answer.heat.min() and answer.heat.max() <= 1
+        assert answer.overlay.shape == photo.shape and 0.5 <= answer.confidence <= 1
+        assert answer.method == ("saliency" if clf.meta["model_type"] == "pet_mlp" else "Grad-CAM")
+        full_shapes = [a.shape[1:] for k, a in clf.activations([photo]).items() if k != "logits"]
+        assert [g.shape for g in answer.grids] == full_shapes  # labelled with the full layer shape
+        assert all(g.image.dtype == np.uint8 for g in answer.grids)
+    assert result.answers[-1].label == label and result.answers[-1].is_known
+
+
+def test_a_big_photo_is_shown_shrunk() -> None:
+    photo = np.zeros((1200, 600, 3), np.uint8)
+    assert pets.view_of(photo).shape == (pets.VIEW_SIDE, pets.VIEW_SIDE // 2, 3)
+    assert pets.view_of(photo[:100, :50]).shape == (100, 50, 3)
+
+
+def answer(name: str, label: int, unknown: float = -5.0) -> pets.PhotoAnswer:
+    probabilities = np.array([0.9, 0.1]) if label == 0 else np.array([0.2, 0.8])
+    empty = np.zeros((1, 1))
+    return pets.PhotoAnswer(name, ["cat", "dog"], probabilities, empty, empty, empty, "Grad-CAM", [], unknown, 0.0)
+
+
+def test_photo_verdicts() -> None:
+    view = np.zeros((1, 1, 3), np.uint8)
+    assert pets.PhotoResult(view, [answer("A", 0), answer("B", 0), answer("C", 0)], 1).verdict() == \
+        "All 3 models say cat."
+    assert pets.PhotoResult(view, [answer("A", 1), answer("B", 1)], 1).verdict() == "Both models say dog."
+    split = pets.PhotoResult(view, [answer("A", 0), answer("B", 1), answer("C", 1, unknown=2.0)], 1)
+    assert not split.agree and split.verdict() == "The models disagree. A: cat; B: dog; C: neither."
+    assert pets.PhotoResult(view, [answer("A", 0, 3.0), answer("B", 1, 3.0)], 1).verdict() == \
+        "Both models say it is neither a cat nor a dog."
+
+
+def test_the_pet_mlp_first_layer_is_one_rgb_picture_per_unit(photo_models) -> None:
+    clf = photo_models["pet_mlp"]
+    assert weights.first_layer_weights(clf).shape == (clf.model.config.sizes[1], 32, 32, 3)
 
 
 def test_pet_first_layer_filters_are_rgb(pet_clf) -> None:

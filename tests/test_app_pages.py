@@ -20,6 +20,7 @@ from streamlit.testing.v1 import AppTest
 
 from app.logic import checkpoints
 from models.artifacts import eval_path, history_path
+from models.registry import BY_KEY
 from models.samples import load_digit_sample, pet_examples
 from tests.app_helpers import draw_on_canvas, stroke_canvas
 from tests.conftest import ROOT, require
@@ -54,9 +55,9 @@ def canvas(monkeypatch) -> FakeCanvas:
 
 @pytest.fixture
 def pet_checkpoint() -> Path:
-    path = checkpoints.checkpoint_path(checkpoints.PET_MODEL)
-    require(path.exists(), f"pet checkpoint {path} not trained yet (python -m training.train pet_cnn)")
-    return path
+    paths = [checkpoints.checkpoint_path(spec) for spec in checkpoints.PET_MODELS]
+    require(all(p.exists() for p in paths), f"photo checkpoints {paths} not all trained yet")
+    return checkpoints.checkpoint_path(BY_KEY["pet_cnn"])
 
 
 @pytest.fixture
@@ -202,6 +203,18 @@ def test_missing_digit_checkpoint_keeps_the_others(canvas: FakeCanvas, tmp_path:
 
 
 # --- cats page ------------------------------------------------------------------------------------------
+def expected_answers(photo: np.ndarray) -> dict[str, str]:
+    """What each photo model answers for ``photo``, by display name: "cat", "dog" or "Neither?"."""
+    from app.logic.pets import answer_of
+
+    answers = {}
+    for spec in checkpoints.PET_MODELS:
+        clf = checkpoints.load_model(spec).classifier
+        answer = answer_of(clf, photo, photo)
+        answers[clf.name] = answer.label if answer.is_known else "Neither?"
+    return answers
+
+
 def test_pets_page_names_the_training_set_size(pet_checkpoint: Path) -> None:
     from app.pets_page import _intro
     from models import load_classifier
@@ -210,20 +223,27 @@ def test_pets_page_names_the_training_set_size(pet_checkpoint: Path) -> None:
     images = clf.describe()["training"]["train_images"]
     at = page("pets_page").run()
     assert not at.exception
-    assert f"trained on {images:,} photos" in at.caption[0].value and "20,000" not in at.caption[0].value
+    assert f"3 networks trained on the same {images:,} photos" in at.caption[0].value
     clf.meta = {**clf.meta, "training": {}}  # an older checkpoint that does not record it
-    assert _intro(clf) == "A convolutional network trained on photos of cats and dogs looks at yours."
-    assert _intro(None) == _intro(clf)
+    assert _intro({"x": clf}).startswith("1 networks trained on the same photos of cats and dogs")
 
 
 def test_pets_page_example_photo(pet_checkpoint: Path) -> None:
+    """Three answers side by side for the first example; the two CNNs read every bundled photo right
+    (tests/test_photo_models.py), the MLP answers what it answers on its own."""
     at = page("pets_page").run()
     assert not at.exception
     (first, label), (last, other) = pet_examples()[0], pet_examples()[-1]
-    assert metrics(at) == {"Pet CNN": label}, first.name  # the first example is shown first
-    assert "Grad-CAM" in texts(at.caption) and at.subheader.values == ["Feature maps, block by block"]
+    shown = metrics(at)
+    assert list(shown) == ["Pet MLP", "Small Pet CNN", "Pet CNN"], shown
+    assert shown == expected_answers(load_photo(first.read_bytes())) and shown["Pet CNN"] == label
+    assert at.subheader.values == ["What each model sees", "Inside each network"]
+    assert "32 × 32 for the MLP" in texts(at.caption) and "Grad-CAM colours" in texts(at.caption)
+    assert "Saliency" in texts(at.caption) and len(at.tabs) == 3
+    assert "Server time for all 3 models" in texts(at.caption)
     at.selectbox(key="pet_example").select_index(len(pet_examples()) - 1).run()
-    assert not at.exception and metrics(at) == {"Pet CNN": other}, last.name
+    assert not at.exception and metrics(at) == expected_answers(load_photo(last.read_bytes()))
+    assert metrics(at)["Small Pet CNN"] == metrics(at)["Pet CNN"] == other
 
 
 @pytest.mark.parametrize("fmt", ["PNG", "WEBP", "BMP", "GIF"])
@@ -235,24 +255,26 @@ def test_pets_page_uploads(pet_checkpoint: Path, fmt: str) -> None:
     at.file_uploader(key="pet_upload").upload(f"pet.{fmt.lower()}", png_bytes(photo, fmt), "image/*").run()
     assert not at.exception
     assert metrics(at)["Pet CNN"] == pet_examples()[0][1]  # the photo's own label, in any format
+    assert len(at.metric) == 3
 
 
 def test_pets_page_says_neither_for_a_photo_of_something_else(pet_checkpoint: Path, not_pet_photo: Path) -> None:
-    """A held-out photo of another kind of thing (no training or threshold saw its category) gets "Neither?" and
-    the plain-words warning instead of a confident cat or dog; a cat photo after it gets "cat" and no warning."""
+    """A held-out photo of another kind of thing (no training or threshold saw its category): the Pet CNN says
+    "Neither?" instead of a confident cat or dog, and the page explains the third output; a cat photo after it
+    gets "cat" from both CNNs."""
     from models import load_classifier
 
     clf = load_classifier(pet_checkpoint)
-    score = clf.unknown_score([load_photo(not_pet_photo.read_bytes())])[0]
-    assert score > clf.unknown_threshold, not_pet_photo  # the model refuses it
+    photo = load_photo(not_pet_photo.read_bytes())
+    assert clf.unknown_score([photo])[0] > clf.unknown_threshold, not_pet_photo  # the model refuses it
     at = page("pets_page").run()
     at.radio(key="pet_source").set_value("Upload a photo").run()
     at.file_uploader(key="pet_upload").upload(not_pet_photo.name, not_pet_photo.read_bytes(), "image/jpeg").run()
-    assert not at.exception and metrics(at) == {clf.name: "Neither?"}
-    assert "Neither a cat nor a dog?" in texts(at.warning)
+    assert not at.exception and metrics(at) == expected_answers(photo) and metrics(at)[clf.name] == "Neither?"
+    assert "third output, “neither”" in texts(at.caption)
     cat = next(path for path, label in pet_examples() if label == "cat")
     at.file_uploader(key="pet_upload").set_value((cat.name, cat.read_bytes(), "image/jpeg")).run()
-    assert metrics(at) == {clf.name: "cat"} and not at.warning
+    assert metrics(at)["Small Pet CNN"] == metrics(at)[clf.name] == "cat"
 
 
 def test_pets_page_bad_file_then_recovers(pet_checkpoint: Path) -> None:
@@ -263,13 +285,26 @@ def test_pets_page_bad_file_then_recovers(pet_checkpoint: Path) -> None:
     assert texts(at.error) == f"Could not use this file: {load_error(b'<html><body>not a cat</body></html>')}"
     good = pet_examples()[0][0].read_bytes()
     at.file_uploader(key="pet_upload").set_value(("cat.jpg", good, "image/jpeg")).run()
-    assert not at.exception and len(at.error) == 0 and len(at.metric) == 1
+    assert not at.exception and len(at.error) == 0 and len(at.metric) == 3
 
 
-def test_missing_pet_checkpoint_shows_the_training_command(canvas: FakeCanvas, digits_only_dir: Path) -> None:
+def test_missing_pet_checkpoints_show_the_training_commands(canvas: FakeCanvas, digits_only_dir: Path) -> None:
     at = page("pets_page").run()
     assert not at.exception and len(at.metric) == 0
-    assert "python -m training.train pet_cnn" in texts(at.warning)
+    for spec in checkpoints.PET_MODELS:
+        assert f"python -m training.train {spec.key}" in texts(at.warning)
     canvas.drawing = stroke_canvas([(150, 40), (142, 240)], 20)
     draw = page("draw_page").run()  # the digit pages keep working
     assert not draw.exception and len(draw.metric) == 3
+
+
+def test_one_missing_photo_model_leaves_the_others(tmp_path: Path, monkeypatch) -> None:
+    """Without the Pet MLP's checkpoint the page names its training command and shows the two CNNs."""
+    source = checkpoints.checkpoint_dir()
+    for spec in checkpoints.PET_MODELS[1:]:
+        for name in (spec.filename, eval_path(spec.filename).name):
+            (tmp_path / name).symlink_to(source / name)
+    monkeypatch.setenv(checkpoints.CHECKPOINT_ENV, str(tmp_path))
+    at = page("pets_page").run()
+    assert not at.exception and f"python -m training.train {checkpoints.PET_MODELS[0].key}" in texts(at.warning)
+    assert list(metrics(at)) == ["Small Pet CNN", "Pet CNN"] and "Both models say" in texts(at.success)

@@ -661,14 +661,14 @@ def test_draw_page_shows_a_message_for_a_bad_canvas(monkeypatch, png):
 # --- pages with odd but valid photos ------------------------------------------------------------------
 @pytest.mark.parametrize("size", [(3200, 2), (1, 1600), (1600, 1), (1, 1), (2, 3)])
 def test_pets_page_shows_odd_photos(size):
-    require(checkpoints.checkpoint_path(checkpoints.PET_MODEL).exists(), "pet checkpoint not trained")
+    require(all(checkpoints.checkpoint_path(s).exists() for s in checkpoints.PET_MODELS), "photo models not trained")
     rng = np.random.default_rng(0)
     data = encode(Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)), "PNG")
     at = AppTest.from_string("from app.pets_page import render\nrender()\n", default_timeout=120).run()
     at.radio(key="pet_source").set_value("Upload a photo").run()
     at.file_uploader(key="pet_upload").upload("odd.png", data, "image/png").run()
     assert not at.exception
-    assert len(at.metric) == 1 and len(at.error) == 0
+    assert len(at.metric) == len(checkpoints.PET_MODELS) and len(at.error) == 0
 
 
 @pytest.mark.parametrize("size", [(3200, 2), (1, 1600), (1, 1)])
@@ -690,7 +690,7 @@ def test_draw_page_upload_of_odd_pictures(monkeypatch, size):
     ids=["rescans", "chunks", "broken-bmp"],
 )
 def test_pets_page_refusals_are_messages(data):
-    require(checkpoints.checkpoint_path(checkpoints.PET_MODEL).exists(), "pet checkpoint not trained")
+    require(all(checkpoints.checkpoint_path(s).exists() for s in checkpoints.PET_MODELS), "photo models not trained")
     at = AppTest.from_string("from app.pets_page import render\nrender()\n", default_timeout=120).run()
     at.radio(key="pet_source").set_value("Upload a photo").run()
     at.file_uploader(key="pet_upload").upload("bad.jpg", data, "image/jpeg").run()

@@ -31,9 +31,9 @@ from models.loader import build_network
 from models.model_checks import numpy_mlp_shapes, torch_shapes
 from models.numpy_mlp import MLPConfig, NumpyMLP
 from models.registry import BY_KEY
-from tests.conftest import DIGIT_CHECKPOINTS, PET_CHECKPOINT, ROOT
+from tests.conftest import DIGIT_CHECKPOINTS, PET_CHECKPOINT, PET_CHECKPOINTS, ROOT
 
-CASES = {"numpy_mlp": 250, "digit_cnn": 120, "pet_cnn": 50}  # edits per checkpoint
+CASES = {"numpy_mlp": 250, "digit_cnn": 120, "pet_small_cnn": 50, "pet_cnn": 50}  # edits per checkpoint
 MAX_GROWTH_MB = 200
 CPU_LIMIT_S = 300  # RLIMIT_CPU of the fuzzing process: a backstop, several times what it needs
 
@@ -198,7 +198,8 @@ def fuzz(sources: dict[str, int], seed: int = 0) -> dict[str, Any]:
 @pytest.mark.slow
 def test_fuzzed_headers_give_a_model_or_a_checkpoint_error():
     sources = {str(DIGIT_CHECKPOINTS["numpy_mlp"]): CASES["numpy_mlp"],
-               str(DIGIT_CHECKPOINTS["digit_cnn"]): CASES["digit_cnn"]}
+               str(DIGIT_CHECKPOINTS["digit_cnn"]): CASES["digit_cnn"],
+               str(PET_CHECKPOINTS["pet_small_cnn"]): CASES["pet_small_cnn"]}  # a CNN without BatchNorm
     if PET_CHECKPOINT.exists():
         sources[str(PET_CHECKPOINT)] = CASES["pet_cnn"]
     code = (f"import json, sys; sys.path.insert(0, {str(ROOT)!r}); from tests.test_checkpoint_fuzz import fuzz; "

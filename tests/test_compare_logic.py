@@ -219,6 +219,43 @@ def test_history_chart_draws_one_metric() -> None:
 
 
 def test_class_probability_chart() -> None:
-    spec = charts.class_probability_chart(["cat", "dog"], np.array([0.25, 0.75])).to_dict()
-    assert rows(spec) == [{"class": "cat", "probability": 0.25}, {"class": "dog", "probability": 0.75}]
+    probabilities = {"A": np.array([0.25, 0.75]), "B": np.array([1.0, 0.0])}
+    spec = charts.class_probability_chart(["cat", "dog"], probabilities).to_dict()
+    assert rows(spec) == [{"class": "cat", "model": "A", "probability": 0.25},
+                          {"class": "dog", "model": "A", "probability": 0.75},
+                          {"class": "cat", "model": "B", "probability": 1.0},
+                          {"class": "dog", "model": "B", "probability": 0.0}]
     assert spec["encoding"]["x"]["scale"] == {"domain": [0, 1]} and spec["encoding"]["y"]["field"] == "class"
+    assert spec["encoding"]["yOffset"]["field"] == "model" and spec["encoding"]["color"]["sort"] == ["A", "B"]
+
+
+def test_photos_every_model_gets_wrong() -> None:
+    mistakes = {"A": [{"file": "dog/3.jpg"}, {"file": "cat/1.jpg"}, {"file": "cat/2.jpg"}],
+                "B": [{"file": "cat/1.jpg"}, {"file": "dog/3.jpg"}],
+                "C": [{"file": "dog/3.jpg"}, {"file": "cat/1.jpg"}]}
+    assert galleries.wrong_for_every_model(mistakes) == ["dog/3.jpg", "cat/1.jpg"]  # in A's order
+    assert galleries.wrong_for_every_model({**mistakes, "D": []}) == []
+    assert galleries.wrong_for_every_model({}) == []
+
+
+def test_photo_thumbnail(tmp_path: Path) -> None:
+    from PIL import Image
+
+    Image.new("RGB", (400, 200), (200, 30, 30)).save(tmp_path / "wide.jpg")
+    thumb = galleries.photo_thumbnail(tmp_path / "wide.jpg", side=112)
+    assert thumb is not None and thumb.shape == (56, 112, 3) and thumb.dtype == np.uint8
+    assert galleries.photo_thumbnail(tmp_path / "missing.jpg") is None
+
+
+def test_photo_mistakes_list_every_wrong_answer_most_confident_first(tmp_path: Path) -> None:
+    from training.evaluate import photo_mistakes
+
+    for cls in ("cat", "dog"):
+        (tmp_path / "cats_vs_dogs" / "test" / cls).mkdir(parents=True)
+        for i in range(2):
+            (tmp_path / "cats_vs_dogs" / "test" / cls / f"{cls}.{i}.jpg").write_bytes(b"")
+    clf = type("Clf", (), {"class_names": ["cat", "dog"]})()
+    probabilities = np.array([[0.9, 0.1], [0.3, 0.7], [0.8, 0.2], [0.45, 0.55]])  # cat.0 cat.1 dog.0 dog.1
+    found = photo_mistakes(clf, probabilities, np.array([0, 0, 1, 1]), tmp_path, "test")
+    assert found == [{"file": "dog/dog.0.jpg", "label": "dog", "answer": "cat", "confidence": 0.8},
+                     {"file": "cat/cat.1.jpg", "label": "cat", "answer": "dog", "confidence": 0.7}]

@@ -30,17 +30,22 @@ def chart_titles(at: AppTest) -> list[str]:
     return titles
 
 
+def test_every_task_has_a_name_on_the_page() -> None:
+    from app.compare_page import TASK_NAMES
+    from models.registry import TASKS
+
+    assert list(TASK_NAMES) == list(TASKS)
+
+
 def test_compare_page(digits_only_dir: Path) -> None:
     at = page("compare_page").run()
     assert not at.exception
     table = at.dataframe[0].value
     assert list(table["Model"]) == ["NumPy MLP", "PyTorch MLP", "Digit CNN"]
     assert (table["Latency (ms)"] > 0).all() and (table["Accuracy (%)"] > 98).all()
-    assert "python -m training.train pet_cnn" in texts(at.warning)  # the missing model is named, not fatal
-    assert at.header.values == ["On the full test sets", "Honest answers", "On 500 real test digits",
+    assert at.header.values == ["On the full test set", "Honest answers", "On 500 real test digits",
                                 "Training curves", "What the first layer learned"]
-    assert at.subheader.values[0] == "Digits" and "Cats vs dogs" not in at.subheader.values
-    assert len(at.info) == 0  # every digit report is there and fresh
+    assert len(at.info) == 0 and len(at.warning) == 0  # every digit report is there and fresh
     titles = chart_titles(at)
     saved = {spec.name: json.loads(eval_path(digits_only_dir / spec.filename).read_text())["accuracy"]
              for spec in checkpoints.DIGIT_MODELS}  # one matrix per model, titled with its saved full-test accuracy
@@ -52,6 +57,10 @@ def test_compare_page(digits_only_dir: Path) -> None:
     assert len(titles) == 3 + 1 + (1 + 3) + 3 * 2  # confusion ×3, per-class, ROC + reliability ×3, 2 curves each
     assert len(at.caption) >= 9  # every visual carries its caption
     assert len(at.tabs) == 3
+    at.radio(key="compare_task").set_value("pets").run()  # the photo models are all missing here
+    assert not at.exception and len(at.dataframe) == 0
+    for spec in checkpoints.PET_MODELS:  # each missing model is named with its training command, not fatal
+        assert f"python -m training.train {spec.key}" in texts(at.warning)
 
 
 def test_compare_page_without_or_with_stale_reports(digits_only_dir: Path) -> None:
@@ -79,17 +88,40 @@ def test_compare_page_without_or_with_stale_reports(digits_only_dir: Path) -> No
 def test_compare_page_with_every_model(pet_checkpoint: Path) -> None:
     at = page("compare_page").run()
     assert not at.exception
-    assert list(at.dataframe[0].value["Model"]) == ["NumPy MLP", "PyTorch MLP", "Digit CNN", "Pet CNN"]
+    assert list(at.dataframe[0].value["Model"]) == ["NumPy MLP", "PyTorch MLP", "Digit CNN"]
     assert len(at.warning) == 0 and len(at.info) == 0
-    assert at.subheader.values[:2] == ["Digits", "Cats vs dogs"]
-    assert "cats taken for dogs" in texts(at.caption)
     titles = chart_titles(at)
-    # Confusion matrices and per-class charts (digits, pets); a ROC chart of the digit models and a reliability
-    # diagram per digit model; the pet model's ROC and reliability diagram; 6 robustness curves; loss and
-    # accuracy curves per model.
-    assert len(titles) == 3 + 1 + 2 + (1 + 3) + (1 + 1) + 6 + 4 * 2
+    # Confusion matrices and the per-class chart; the ROC chart and a reliability diagram per model; 6 robustness
+    # curves; loss and accuracy curves per model.
+    assert len(titles) == 3 + 1 + (1 + 3) + 6 + 3 * 2
     assert [t for t in titles if "digits)" in t] == [  # the committed robustness reports, full test set
         "Rotated (10,000 digits)", "Thicker or thinner strokes (10,000 digits)", "Attacked: FGSM (1,000 digits)",
         "Shifted (10,000 digits)", "Noisy (10,000 digits)", "Attacked: PGD, 10 steps (1,000 digits)"]
-    pets = json.loads(eval_path(pet_checkpoint).read_text())  # the saved evaluation on the 1,748 test photos
-    assert f"Pet CNN: {pets['accuracy']:.2%} of 1,748 right" in titles, titles
+
+
+def test_compare_page_photo_models(pet_checkpoint: Path, data_dir: Path, monkeypatch) -> None:
+    """The photo models the way the digit models are shown: table (with what it teaches, from the figures),
+    confusion matrices, honesty, the test photos each gets wrong (from the saved reports), curves, weights."""
+    monkeypatch.setenv("PLAYGROUND_DATA_DIR", str(data_dir))
+    at = page("compare_page")
+    at.session_state["compare_task"] = "pets"
+    at.run()
+    assert not at.exception and len(at.warning) == 0 and len(at.info) == 0
+    table = at.dataframe[0].value
+    assert list(table["Model"]) == ["Pet MLP", "Small Pet CNN", "Pet CNN"]
+    saved = {spec.name: json.loads(eval_path(checkpoints.checkpoint_path(spec)).read_text())
+             for spec in checkpoints.PET_MODELS}
+    assert list(table["Accuracy (%)"]) == [round(100 * r["accuracy"], 2) for r in saved.values()]
+    mlp, small = table.iloc[0], table.iloc[1]
+    assert mlp["Parameters"] > small["Parameters"] and mlp["Accuracy (%)"] < small["Accuracy (%)"]
+    assert f"{mlp['Parameters'] / small['Parameters']:.0f} times as many numbers" in at.caption[1].value
+    assert at.header.values == ["On the full test set", "Honest answers", "Photos the models get wrong",
+                                "Training curves", "What the first layer learned"]
+    titles = chart_titles(at)
+    assert [t for t in titles if t.endswith(" right")] == [f"{name}: {r['accuracy']:.2%} of 1,748 right"
+                                                           for name, r in saved.items()]
+    assert len(titles) == 3 + 1 + (1 + 3) + 3 * 2  # confusion, per class, ROC + reliability, 2 curves each
+    assert "cats taken for dogs" in texts(at.caption)
+    wrong = ", ".join(f"{name} {len(r['mistakes'])}" for name, r in saved.items())
+    assert f"Wrong: {wrong}." in texts(at.caption) and len(at.tabs) == 3
+    assert at.markdown.values[0].startswith("**Pet MLP** · first 32 of 1024 hidden units, 32 × 32 × 3 each")

@@ -14,6 +14,8 @@ import yaml
 
 from benchmarks import readme
 from benchmarks.load import USERS
+from models import load_classifier
+from models.registry import models_for
 from models.samples import load_digit_sample, load_train_subset, pet_examples
 from uploads.limits import Budget
 
@@ -60,6 +62,10 @@ def test_every_number_in_the_prose_is_checked() -> None:
         "8501": "Streamlit's port (app.sh, Dockerfile)", f"{USERS}": "users in the load test",
         "101": "Caltech-101, a name", "10,000": "MNIST's test set", "1,748": "the cats-vs-dogs test split",
     }
+    photo = {m.key: load_classifier(ROOT / "checkpoints" / m.filename) for m in models_for("pets")}
+    checked |= {str(clf.input_size): "a photo model's input side" for clf in photo.values()}
+    checked[f"{photo['pet_mlp'].model.config.sizes[0]:,}"] = "the numbers the Pet MLP reads"
+    checked[str(len(photo["pet_small_cnn"].model.config.channels))] = "the Small Pet CNN's conv blocks"
     assert "8501" in (ROOT / "Dockerfile").read_text() and "8501" in (ROOT / "app.sh").read_text()
     numbers = set(re.findall(r"(?<![\w./-])\d[\d,.]*\d|(?<![\w./-])\d(?![\w])", prose()))
     unchecked = {n.rstrip(".,") for n in numbers} - set(checked)

@@ -21,13 +21,17 @@ import pytest
 from models import load_classifier
 from models.artifacts import eval_path, history_path
 from models.checkpoint import load_checkpoint, save_checkpoint, sha256_of
-from tests.conftest import CHECKPOINTS, DIGIT_CHECKPOINTS, ROOT
+from models.samples import pet_examples
+from tests.conftest import CHECKPOINTS, DIGIT_CHECKPOINTS, PET_CHECKPOINTS, ROOT
 from training import evaluate
 from training import train as train_cli
+from uploads import load_photo
 
 DIGIT_MODELS = ["numpy_mlp", "torch_mlp", "digit_cnn"]
-# The pet dry run's cost is decoding photos: 64 of them at 64 px (the default is 256 at 128 px).
-SMALLER = {"pet_cnn": ("--limit", "64", "--image-size", "64")}
+PHOTO_MODELS = ["pet_mlp", "pet_small_cnn", "pet_cnn"]
+# A photo dry run's cost is decoding photos: 64 of them (the default is 256), and the Pet CNN's at 64 px, not 128.
+SMALLER = {"pet_mlp": ("--limit", "64"), "pet_small_cnn": ("--limit", "64"),
+           "pet_cnn": ("--limit", "64", "--image-size", "64")}
 
 
 def run_cli(*args: str, env_data: Path | None = None, cwd: Path = ROOT, **env: str) -> subprocess.CompletedProcess:
@@ -71,7 +75,7 @@ def dry_runs(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> DryRun
                        env_data=data_dir, cwd=folder, **env)
 
     before = shipped_hashes()
-    results = {model: dry_run(model) for model in [*DIGIT_MODELS, "pet_cnn"]}
+    results = {model: dry_run(model) for model in [*DIGIT_MODELS, *PHOTO_MODELS]}
     first = folder / "runs" / "numpy_mlp.safetensors"
     first_numpy_mlp = load_checkpoint(first)[0] if first.is_file() else None
     again = dry_run("numpy_mlp")
@@ -97,11 +101,16 @@ def test_digit_training_smoke_run(model: str, dry_runs: DryRuns) -> None:
 
 
 @pytest.mark.slow
-def test_pet_training_smoke_run(dry_runs: DryRuns) -> None:
-    clf = load_classifier(dry_run_output(dry_runs, "pet_cnn"))
-    assert clf.class_names == ["cat", "dog"] and clf.model.config.image_size == 64
-    assert clf.describe()["training"]["limit"] == 64
-    assert list((dry_runs.folder / "cache").glob("pets-train-64-64-*.npy")), "decoded photos were cached"
+@pytest.mark.parametrize(("model", "side"), [("pet_mlp", 32), ("pet_small_cnn", 64), ("pet_cnn", 64)])
+def test_photo_training_smoke_run(model: str, side: int, dry_runs: DryRuns) -> None:
+    out = dry_run_output(dry_runs, model)
+    clf = load_classifier(out)
+    assert clf.class_names == ["cat", "dog"] and clf.input_size == side
+    info = clf.describe()
+    assert info["training"]["limit"] == 64 and info["training"]["train_images"] == 64
+    assert info["unknown"]["threshold"] == clf.unknown_threshold and info["calibration"]["temperature"] > 0
+    assert list((dry_runs.folder / "cache").glob(f"pets-train-{side}-64-*.npy")), "decoded photos were cached"
+    assert len(json.loads(history_path(out).read_text())["epochs"]) == 1
 
 
 @pytest.mark.slow
@@ -134,7 +143,7 @@ def test_limit_keeps_the_whole_test_set(dry_runs: DryRuns) -> None:
     assert history["test"]["n"] == 10_000
 
 
-@pytest.mark.parametrize("model", ["numpy_mlp", "digit_cnn", "pet_cnn"])
+@pytest.mark.parametrize("model", ["numpy_mlp", "digit_cnn", *PHOTO_MODELS])
 def test_missing_data_gives_one_clear_message(model: str, tmp_path: Path, capsys) -> None:
     out = tmp_path / "x.safetensors"
     assert stops(train_cli.main, [model, "--dry-run", "--data-dir", str(tmp_path / "empty"), "--out", str(out)]) == 2
@@ -202,6 +211,22 @@ def test_evaluate_cli_on_the_bundled_sample(tmp_path: Path, digit_classifiers, d
     assert report["n"] == 500 and report["accuracy"] == pytest.approx(expected)
     matrix = np.array(report["confusion_matrix"])
     assert matrix.shape == (10, 10) and matrix.sum() == 500 and np.trace(matrix) == round(expected * 500)
+
+
+def test_evaluate_cli_reports_several_checkpoints_with_a_summary(photo_classifiers, tmp_path: Path,
+                                                                  capsys) -> None:
+    """``python -m training.evaluate`` on every photo model (here on the bundled photos): one report each, then
+    one summary line per model with its accuracy."""
+    paths = [str(p) for p in PET_CHECKPOINTS.values()]
+    evaluate.main([*paths, "--sample", "--no-progress"])
+    stdout = capsys.readouterr().out
+    summary = stdout.split("AUROC unknown")[-1].strip().splitlines()
+    assert [line.split("  ")[0] for line in summary] == [clf.name for clf in photo_classifiers.values()]
+    for line, clf in zip(summary, photo_classifiers.values()):
+        photos = [load_photo(p.read_bytes()) for p, _ in pet_examples()]
+        right = (clf.predict(photos) == [clf.class_names.index(c) for _, c in pet_examples()]).mean()
+        assert f"{right:.2%}" in line
+    assert stops(evaluate.main, [*paths, "--json", str(tmp_path / "x.json")]) == 2  # one report per --json file
 
 
 def test_evaluate_cli_reports_a_bad_checkpoint(tmp_path: Path, capsys) -> None:

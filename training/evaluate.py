@@ -1,4 +1,4 @@
-"""Evaluate a checkpoint through the public classifier contract: ``python -m training.evaluate <ckpt>``.
+"""Evaluate checkpoints through the public classifier contract: ``python -m training.evaluate <ckpt>...``.
 
 Digit checkpoints are measured on the 10,000 MNIST test digits (or, with ``--sample``, on the 500 bundled
 ones); cats-vs-dogs checkpoints on the 1,748 ``test`` photos (``--split val`` for the validation photos, or
@@ -6,7 +6,8 @@ ones); cats-vs-dogs checkpoints on the 1,748 ``test`` photos (``--split val`` fo
 class, columns: predicted) and the calibration error before and after the temperature; on the full data also
 how well the model tells known from unknown (training/report.py): digits re-drawn as canvas strokes against
 held-out drawings that are not digits, cat and dog photos against held-out photos of other things.
-``--json`` writes it all, ``--save`` writes it beside the checkpoint as ``<stem>.eval.json`` (with the
+For photo models the report also lists the photos each one gets wrong. ``--json`` writes it all, ``--save``
+writes it beside the checkpoint as ``<stem>.eval.json`` (with the
 checkpoint's sha256, so a report left over from an older checkpoint can be told apart; the compare page
 reads these files). ``--extra-data`` measures a digit model on the visitors' drawings that training with the
 same flag held out (training/digit_data.py): accuracy on those labelled 0-9, and how many of those labelled
@@ -56,7 +57,7 @@ def unknown_sets(clf: Classifier, data_dir: Path, split: str) -> tuple[str, Any,
         return f"MNIST {split} digits re-drawn as canvas strokes", known, not_digits(data_dir, split)
     from training.pet_data import load_not_pets, load_pet_split, not_pet_files
 
-    side = clf.model.config.image_size
+    side = clf.input_size
     others = np.asarray(load_not_pets(data_dir, split, side))
     categories = np.array([Path(f).parent.name for f in not_pet_files(data_dir, split)])
     by_category = {c: others[categories == c] for c in sorted(set(categories))}
@@ -82,9 +83,23 @@ def load_eval_set(clf: Classifier, data_dir: Path, sample: bool, split: str = "t
         return "bundled example photos", photos, np.array([clf.class_names.index(c) for _, c in examples])
     from training.pet_data import load_pet_split
 
-    side = clf.model.config.image_size
+    side = clf.input_size
     images, labels = load_pet_split(data_dir, split, side)
     return f"cats-vs-dogs {split} set", np.asarray(images), labels
+
+
+def photo_mistakes(clf: Classifier, probabilities: np.ndarray, labels: np.ndarray, data_dir: Path,
+                   split: str) -> list[dict[str, Any]]:
+    """Every photo of the split the model gets wrong, most confident first: [{"file": "<class>/<name>.jpg"
+    (under cats_vs_dogs/<split>/), "label", "answer", "confidence"}] (the compare page shows them)."""
+    from training.pet_data import list_images, pet_folder
+
+    files = [Path(f).relative_to(pet_folder(data_dir, split)).as_posix() for f in list_images(data_dir, split)[0]]
+    answers = probabilities.argmax(axis=1)
+    wrong = np.flatnonzero(answers != labels)
+    wrong = wrong[np.argsort(-probabilities[wrong].max(axis=1), kind="stable")]
+    return [{"file": files[i], "label": clf.class_names[labels[i]], "answer": clf.class_names[answers[i]],
+             "confidence": round(float(probabilities[i].max()), 4)} for i in wrong]
 
 
 def held_out_drawings(clf: Classifier, source: str) -> tuple[str, Any, np.ndarray, dict[str, Any] | None]:
@@ -131,9 +146,60 @@ def format_honesty(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def evaluate_checkpoint(checkpoint_file: str, args: argparse.Namespace) -> dict[str, Any]:
+    """The report of one checkpoint (see the module docstring), printed; exits with a message on bad input."""
+    unknown: dict[str, Any] | None = None  # {source: inputs} to tell from the known classes, where there are any
+    try:
+        clf = load_classifier(checkpoint_file)
+        if args.extra_data:
+            where, images, labels, unknown = held_out_drawings(clf, args.extra_data)
+        else:
+            where, images, labels = load_eval_set(clf, resolve_data_dir(args.data_dir), args.sample, args.split)
+    except (CheckpointError, DataNotFoundError) as e:
+        fail(str(e))
+    t0 = time.perf_counter()
+    logits = logits_of(clf, images, args.batch_size, not args.no_progress)
+    probabilities = clf.proba_of(logits)
+    result = evaluate_predictions(labels, probabilities.argmax(axis=1), clf.class_names)
+    result["calibration"] = calibration_report(clf, logits, labels)
+    if args.extra_data:  # the visitors' digits against their non-digits
+        known_name, known = where, images
+    elif not args.sample:
+        try:
+            known_name, known, unknown = unknown_sets(clf, resolve_data_dir(args.data_dir), args.split)
+        except DataNotFoundError as e:
+            fail(str(e))
+    if clf.class_names != DIGIT_CLASSES and not (args.sample or args.extra_data):
+        result["mistakes"] = photo_mistakes(clf, probabilities, labels, resolve_data_dir(args.data_dir), args.split)
+    if unknown:
+        result["unknown"] = unknown_report(
+            clf, logits_of(clf, known, args.batch_size, False),
+            {source: logits_of(clf, x, args.batch_size, False) for source, x in unknown.items()}, known_name)
+    # The file name (not the path as typed) and the sha256: a committed report must not depend on the
+    # directory the command ran from, and the hash lets readers spot a report older than its checkpoint.
+    result |= {"model": clf.name, "checkpoint": Path(checkpoint_file).name,
+               "sha256": clf.describe()["checkpoint"]["sha256"], "class_names": list(clf.class_names), "dataset": where,
+               "seconds": round(time.perf_counter() - t0, 2)}
+    print(format_report(clf.name, where, result, clf.class_names))
+    print(format_honesty(result))
+    return result
+
+
+def format_summary(results: list[dict[str, Any]]) -> str:
+    """One line per model: accuracy, calibration error after the temperature, and AUROC of the unknown output."""
+    lines = ["", f"{'model':<16}{'accuracy':>10}{'ECE after':>11}{'AUROC unknown':>15}"]
+    for r in results:
+        auroc = r.get("unknown", {}).get("auroc", {}).get("unknown")
+        lines.append(f"{r['model']:<16}{r['accuracy']:>10.2%}{r['calibration']['ece_after']:>11.2%}"
+                     + (f"{auroc:>15.4f}" if auroc is not None else f"{'-':>15}"))
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__)
-    p.add_argument("checkpoint", help="checkpoint file, e.g. checkpoints/digit_cnn.safetensors")
+    p.add_argument("checkpoints", nargs="+", metavar="checkpoint",
+                   help="checkpoint file(s), e.g. checkpoints/digit_cnn.safetensors; with several, a summary "
+                   "table follows their reports")
     p.add_argument("--data-dir", default=None, help=f"folder holding the datasets (default: ${DATA_ENV}, else ./data)")
     p.add_argument("--sample", action="store_true", help="use the small samples bundled in samples/ instead")
     p.add_argument("--split", choices=("test", "val"), default="test",
@@ -153,45 +219,21 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     if args.extra_data and args.save:
         fail("--save writes the MNIST report the compare page shows; write an --extra-data report with --json")
-    unknown: dict[str, Any] | None = None  # {source: inputs} to tell from the known classes, where there are any
-    try:
-        clf = load_classifier(args.checkpoint)
-        if args.extra_data:
-            where, images, labels, unknown = held_out_drawings(clf, args.extra_data)
-        else:
-            where, images, labels = load_eval_set(clf, resolve_data_dir(args.data_dir), args.sample, args.split)
-    except (CheckpointError, DataNotFoundError) as e:
-        fail(str(e))
-    t0 = time.perf_counter()
-    logits = logits_of(clf, images, args.batch_size, not args.no_progress)
-    result = evaluate_predictions(labels, clf.proba_of(logits).argmax(axis=1), clf.class_names)
-    result["calibration"] = calibration_report(clf, logits, labels)
-    if args.extra_data:  # the visitors' digits against their non-digits
-        known_name, known = where, images
-    elif not args.sample:
-        try:
-            known_name, known, unknown = unknown_sets(clf, resolve_data_dir(args.data_dir), args.split)
-        except DataNotFoundError as e:
-            fail(str(e))
-    if unknown:
-        result["unknown"] = unknown_report(
-            clf, logits_of(clf, known, args.batch_size, False),
-            {source: logits_of(clf, x, args.batch_size, False) for source, x in unknown.items()}, known_name)
-    checkpoint = clf.describe()["checkpoint"]
-    # The file name (not the path as typed) and the sha256: a committed report must not depend on the
-    # directory the command ran from, and the hash lets readers spot a report older than its checkpoint.
-    result |= {"model": clf.name, "checkpoint": Path(args.checkpoint).name, "sha256": checkpoint["sha256"],
-               "class_names": list(clf.class_names), "dataset": where,
-               "seconds": round(time.perf_counter() - t0, 2)}
-    print(format_report(clf.name, where, result, clf.class_names))
-    print(format_honesty(result))
+    if args.json_out and len(args.checkpoints) > 1:
+        fail("--json writes one report: give one checkpoint (--save writes one beside each)")
+    results = []
+    for checkpoint_file in args.checkpoints:
+        result = evaluate_checkpoint(checkpoint_file, args)
+        results.append(result)
+        if args.save:
+            path = eval_path(checkpoint_file)
+            write_json_atomic(path, result)
+            print(f"\nwrote {path}", file=sys.stderr)
+    if len(results) > 1:
+        print(format_summary(results))
     if args.json_out:
-        Path(args.json_out).write_text(json.dumps(result, indent=2) + "\n")
+        Path(args.json_out).write_text(json.dumps(results[0], indent=2) + "\n")
         print(f"\nwrote {args.json_out}", file=sys.stderr)
-    if args.save:
-        path = eval_path(args.checkpoint)
-        write_json_atomic(path, result)
-        print(f"\nwrote {path}", file=sys.stderr)
 
 
 if __name__ == "__main__":

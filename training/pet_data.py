@@ -12,6 +12,8 @@ later epochs and runs read the cache (memory-mapped).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,9 +21,15 @@ import numpy as np
 from models.datasets import DATA_ENV, DataNotFoundError
 from models.preprocessing import resize_photo
 from training.cache import cached, parallel_map
+from training.calibrate import calibrate
 from uploads import decode_photo
 
 PET_CLASSES = ["cat", "dog"]
+NEITHER = len(PET_CLASSES)  # the unknown output's label
+UNKNOWN_COPIES = 2  # the non-pet training photos are few (about 1,700): each is shown twice per epoch
+REFUSE_RATE = 0.01  # threshold: about 1% of real cat and dog photos may be called "neither"
+MEAN = (0.485, 0.456, 0.406)  # ImageNet channel statistics: a fine standardisation for any photo set
+STD = (0.229, 0.224, 0.225)
 
 
 def pet_folder(data_dir: Path, split: str) -> Path:
@@ -82,3 +90,46 @@ def load_pet_split(data_dir: Path, split: str, side: int, limit: int | None = No
     images = cached(f"pets-{split}-{side}-{len(files)}", (files, side),
                     lambda: np.stack(parallel_map(decode, files, [side] * len(files))))
     return images, labels
+
+
+@dataclass(frozen=True)
+class PetData:
+    """What a photo model trains and is calibrated on, every photo uint8 (N, side, side, 3).
+
+    train: photos with labels 0 cat, 1 dog and, with unknowns, NEITHER for the non-pet photos (each
+    UNKNOWN_COPIES times); val: the validation cats and dogs; val_unknown: validation photos of other things.
+    """
+
+    train: tuple[np.ndarray, np.ndarray]
+    val: tuple[np.ndarray, np.ndarray]
+    val_unknown: np.ndarray | None
+
+    @property
+    def train_images(self) -> int:
+        return int((self.train[1] != NEITHER).sum())
+
+    @property
+    def unknown_images(self) -> int:
+        return int((self.train[1] == NEITHER).sum()) // UNKNOWN_COPIES
+
+    def summary(self, side: int) -> str:
+        return (f"data: {self.train_images} training photos of cats and dogs, {self.unknown_images} of other things "
+                f"(each shown {UNKNOWN_COPIES}x), {len(self.val[1])} val at {side}px")
+
+
+def load_pet_data(data_dir: Path, side: int, limit: int | None, unknowns: bool) -> PetData:
+    """The training and validation photos at ``side`` pixels (see PetData); raises DataNotFoundError."""
+    x_train, y_train = load_pet_split(data_dir, "train", side, limit)
+    val = load_pet_split(data_dir, "val", side, limit)
+    if not unknowns:
+        return PetData((x_train, y_train), val, None)
+    others = load_not_pets(data_dir, "train", side, limit)
+    x_train = np.concatenate([x_train, *[others] * UNKNOWN_COPIES])
+    y_train = np.concatenate([y_train, np.full(len(others) * UNKNOWN_COPIES, NEITHER)])
+    return PetData((x_train, y_train), val, load_not_pets(data_dir, "val", side, limit))
+
+
+def calibrate_pets(logits: Callable[[np.ndarray], np.ndarray], data: PetData) -> dict:
+    """The "calibration" and "unknown" meta of a photo model from its ``logits(photos)`` on the validation sets."""
+    return calibrate(logits(data.val[0]), data.val[1], logits(data.val_unknown), NEITHER,
+                     "cats-vs-dogs validation photos", "validation photos of other things", REFUSE_RATE)

@@ -23,12 +23,13 @@ from training.runlog import log_epoch, progress, save_run, training_meta
 
 
 def train_one_epoch(model: NumpyMLP, optimizer: Adam, images: np.ndarray, labels: np.ndarray, *,
-                    show_progress: bool = True, **settings) -> dict[str, float]:
-    """One pass of ``models.numpy_training.train_steps`` (``settings``: batch_size, rng, max_shift, lr_at)
-    with a progress bar. Returns {"train_loss", "train_acc"} measured on the augmented mini-batches."""
+                    show_progress: bool = True, desc: str = "numpy_mlp", **settings) -> dict[str, float]:
+    """One pass of ``models.numpy_training.train_steps`` (``settings``: batch_size, rng, max_shift, lr_at and
+    maybe prepare) with a progress bar. Returns {"train_loss", "train_acc"} measured on the augmented
+    mini-batches."""
     seen = total_loss = correct = 0.0
     steps = -(-len(labels) // settings["batch_size"])
-    bar = progress(train_steps(model, optimizer, images, labels, **settings), "numpy_mlp", steps, show_progress)
+    bar = progress(train_steps(model, optimizer, images, labels, **settings), desc, steps, show_progress)
     for n, loss, right in bar:
         seen, total_loss, correct = seen + n, total_loss + loss, correct + right
         if hasattr(bar, "set_postfix"):

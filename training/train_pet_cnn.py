@@ -29,18 +29,11 @@ from models.cnn import CNN, CNNConfig
 from models.datasets import DataNotFoundError, resolve_data_dir
 from models.registry import BY_KEY
 from training.augment import color_jitter, random_affine
-from training.calibrate import calibrate
 from training.cli import add_common_args, fail, prepare_run
 from training.distributed import join, leave, shard, wrap
-from training.pet_data import PET_CLASSES, load_not_pets, load_pet_split
+from training.pet_data import MEAN, PET_CLASSES, STD, calibrate_pets, load_pet_data
 from training.runlog import log_epoch, save_run, training_meta
 from training.torch_loop import cpu_supports_bf16, evaluate, predict_logits, state_to_numpy, train_one_epoch
-
-MEAN = (0.485, 0.456, 0.406)  # ImageNet channel statistics: a fine standardisation for any photo set
-STD = (0.229, 0.224, 0.225)
-NEITHER = len(PET_CLASSES)  # the unknown output's label
-UNKNOWN_COPIES = 2  # the non-pet photos are few (about 2,200): each is shown twice per epoch
-REFUSE_RATE = 0.01  # threshold: about 1% of real cat and dog photos may be called "neither"
 
 
 def make_prepare(generator: torch.Generator, size: int):
@@ -86,20 +79,13 @@ def run(args: argparse.Namespace) -> None:
     data_dir = resolve_data_dir(args.data_dir)
     t0 = time.perf_counter()
     try:
-        x_train, y_train = load_pet_split(data_dir, "train", args.image_size, args.limit)
-        x_val, y_val = load_pet_split(data_dir, "val", args.image_size, args.limit)
-        if args.unknowns:
-            others_train = load_not_pets(data_dir, "train", args.image_size, args.limit)
-            others_val = load_not_pets(data_dir, "val", args.image_size, args.limit)
+        data = load_pet_data(data_dir, args.image_size, args.limit, args.unknowns)
     except DataNotFoundError as e:
         fail(str(e))
-    if args.unknowns:
-        x_train = np.concatenate([x_train, *[others_train] * UNKNOWN_COPIES])
-        y_train = np.concatenate([y_train, np.full(len(others_train) * UNKNOWN_COPIES, NEITHER)])
+    (x_train, y_train), (x_val, y_val) = data.train, data.val
     if world.main:
-        print(f"data: {(y_train != NEITHER).sum()} training photos of cats and dogs, {(y_train == NEITHER).sum()} of "
-              f"other things, {len(y_val)} val at {args.image_size}px ({time.perf_counter() - t0:.1f}s to decode or "
-              "read the cache)", flush=True)
+        print(f"{data.summary(args.image_size)} ({time.perf_counter() - t0:.1f}s to decode or read the cache)",
+              flush=True)
     config = CNNConfig(in_channels=3, image_size=args.image_size, channels=tuple(args.channels), convs_per_block=2,
                        stem_stride=2, head="gap", dropout=args.dropout,
                        num_classes=len(PET_CLASSES) + int(args.unknowns))
@@ -152,8 +138,8 @@ def run(args: argparse.Namespace) -> None:
             args, wall, optimizer="AdamW, one-cycle", label_smoothing=args.label_smoothing, bf16=args.bf16,
             augmentation="random resized crop (zoom 1-1.6, aspect 0.8-1.25), rotate 10 deg, flip, colour jitter 0.3, "
             f"CutMix on {args.cutmix:.0%} of batches", weight_average=f"EMA {args.ema}",
-            crop_sizes=args.sizes, train_images=int((y_train != NEITHER).sum()), unknowns=args.unknowns,
-            unknown_images=int((y_train == NEITHER).sum() // UNKNOWN_COPIES), processes=world.size,
+            crop_sizes=args.sizes, train_images=data.train_images, unknowns=args.unknowns,
+            unknown_images=data.unknown_images, processes=world.size,
         ),
         # The epoch is chosen on val, so val_acc flatters a little; the reported figure is the test accuracy,
         # from `python -m training.evaluate`, measured once at the end.
@@ -161,9 +147,6 @@ def run(args: argparse.Namespace) -> None:
     }
     if args.unknowns:
         prepare = make_prepare(generator, args.image_size)
-        meta |= calibrate(predict_logits(model, x_val, prepare=prepare), y_val,
-                          predict_logits(model, others_val, prepare=prepare), len(PET_CLASSES),
-                          "cats-vs-dogs validation photos", "validation photos of other things",
-                          REFUSE_RATE)
+        meta |= calibrate_pets(lambda photos: predict_logits(model, photos, prepare=prepare), data)
     save_run(args.out, state_to_numpy(model), meta, history | {"wall_time_s": wall})
     leave()

@@ -63,19 +63,25 @@ def _probability_spec(models: tuple[str, ...]) -> dict[str, Any]:
     return spec
 
 
-def class_probability_chart(class_names: Sequence[str], probabilities: np.ndarray) -> alt.Chart:
-    """Horizontal bars of one model's class probabilities (cats page)."""
-    data = pd.DataFrame({"class": list(class_names), "probability": [float(p) for p in probabilities]})
+def class_probability_chart(class_names: Sequence[str], probabilities: Mapping[str, np.ndarray]) -> alt.Chart:
+    """Horizontal grouped bars (photo page): for each class, one bar per model with its probability.
+
+    probabilities: model name -> float (n_classes,) in the order of ``class_names``.
+    """
+    order = list(probabilities)
+    data = pd.DataFrame([{"class": c, "model": name, "probability": float(p[i])}
+                         for name, p in probabilities.items() for i, c in enumerate(class_names)])
     return (
         alt.Chart(data)
         .mark_bar()
         .encode(
-            y=alt.Y("class:N", title=None, axis=alt.Axis(labelFontSize=14)),
+            y=alt.Y("class:N", title=None, sort=list(class_names), axis=alt.Axis(labelFontSize=14)),
+            yOffset=alt.YOffset("model:N", sort=order),
             x=alt.X("probability:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
-            color=alt.Color("class:N", legend=None),
-            tooltip=["class", alt.Tooltip("probability:Q", format=".1%")],
+            color=alt.Color("model:N", sort=order, legend=alt.Legend(orient="top", title=None)),
+            tooltip=["model", "class", alt.Tooltip("probability:Q", format=".1%")],
         )
-        .properties(height=alt.Step(36))
+        .properties(height=alt.Step(22))
     )
 
 

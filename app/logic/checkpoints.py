@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from app.logic.activations import activation_grids
 from models import CheckpointError, load_classifier
 from models.classifiers import DIGIT_CLASSES, Classifier
 from models.registry import ModelInfo, models_for
@@ -23,7 +24,6 @@ CHECKPOINT_ENV = "PLAYGROUND_CHECKPOINT_DIR"
 
 DIGIT_MODELS: tuple[ModelInfo, ...] = models_for("digits")
 PET_MODELS: tuple[ModelInfo, ...] = models_for("pets")
-PET_MODEL = PET_MODELS[0]  # the pets page shows one model today
 
 
 def checkpoint_dir() -> Path:
@@ -85,9 +85,10 @@ def warm_up(clf: Classifier) -> None:
     (about 100 ms for the torch models otherwise, against ~1 ms afterwards). Raises CheckpointError when
     the model answers NaN or infinity (weights or statistics that load but cannot work)."""
     if clf.class_names == DIGIT_CLASSES:
-        logits = clf.activations(np.zeros((1, 28, 28), np.uint8))["logits"]
+        activations = clf.activations(np.zeros((1, 28, 28), np.uint8))
     else:
-        logits = clf.activations([np.zeros((64, 64, 3), np.uint8)])["logits"]
-    if not np.isfinite(logits).all():
+        activations = clf.activations([np.zeros((64, 64, 3), np.uint8)])
+    if not np.isfinite(activations["logits"]).all():
         raise CheckpointError(f"{clf.meta.get('checkpoint', {}).get('path', clf.name)}: the model answers NaN or "
                               "infinity on a blank input")
+    activation_grids(activations)  # the pages draw every layer: its first call imports torchvision (~3 s)

@@ -1,8 +1,10 @@
-"""The pictures behind the numbers: which of the bundled test digits each model gets wrong, and where they disagree."""
+"""The pictures behind the numbers: which of the bundled test digits each model gets wrong, and where they disagree;
+which test photos (listed by the eval reports) the photo models get wrong."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -39,3 +41,29 @@ def mistake_caption(
     if model is not None:
         return f"a {labels[index]}, read as {int(predictions[model][index])}"
     return f"{labels[index]}: " + " / ".join(str(int(p[index])) for p in predictions.values())
+
+
+def wrong_for_every_model(mistakes: Mapping[str, Sequence[Mapping[str, Any]]]) -> list[str]:
+    """The photos (file names, as the eval reports list them) that every model gets wrong, in the first
+    model's order (its most confident mistakes first)."""
+    lists = list(mistakes.values())
+    if not lists:
+        return []
+    common = set.intersection(*({m["file"] for m in wrong} for wrong in lists))
+    return [m["file"] for m in lists[0] if m["file"] in common]
+
+
+def photo_thumbnail(path: Path, side: int = 112) -> np.ndarray | None:
+    """A test photo from the data folder as uint8 RGB, at most ``side`` pixels on its longer side; None when the
+    file is not there. The data folder is the server's own, so it is decoded here (as training does)."""
+    from PIL import Image
+
+    from uploads import decode_photo
+
+    try:
+        photo = decode_photo(Path(path).read_bytes())
+    except OSError:
+        return None
+    image = Image.fromarray(photo)
+    image.thumbnail((side, side))
+    return np.asarray(image, np.uint8)

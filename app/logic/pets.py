@@ -1,29 +1,42 @@
-"""Cats vs dogs: one photo -> prediction, Grad-CAM overlay and the feature maps of every conv block."""
+"""Cat, dog or neither: one photo through every photo model -> each model's answer, the photo as it receives
+it, where it looked (Grad-CAM for the CNNs, input-gradient saliency for the MLP) and its layers.
+
+One forward pass per model gives the probabilities, the "neither" score and the layers; where it looked
+needs one backward pass more. The timing covers exactly the work the page shows.
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 import numpy as np
+from PIL import Image
 
 from app.logic.activations import LayerGrid, activation_grids
+from app.logic.digits import join_names
 from app.logic.images import apply_colormap
 from models.classifiers import Classifier
+from models.preprocessing import photo_pixels
 
 MAX_MAPS_SHOWN = 64  # later blocks have up to 256 maps; the first 64 already show the idea and load fast
+VIEW_SIDE = 480  # heat maps are drawn over the photo shrunk to at most this side: a page shows no more
+Clock = Callable[[], float]  # seconds (time.perf_counter; tests pass a fake one)
 
 
 @dataclass(frozen=True)
-class PhotoResult:
-    """The pet model's answer for one photo: class probabilities, Grad-CAM overlay and feature-map grids."""
+class PhotoAnswer:
+    """One model's answer for one photo."""
 
+    name: str
     class_names: list[str]
-    probabilities: np.ndarray  # float (n_classes,)
-    cam: np.ndarray  # float (H, W) in [0, 1]
-    overlay: np.ndarray  # uint8 (H, W, 3)
-    grids: list[LayerGrid]
-    milliseconds: float
+    probabilities: np.ndarray  # float (n_classes,), calibrated
+    seen: np.ndarray  # uint8 (S, S, 3): the photo as this model receives it (S = its input size)
+    heat: np.ndarray  # float (h, w) in [0, 1] over the shown photo (PhotoResult.view): where it looked
+    overlay: np.ndarray  # uint8 (h, w, 3): ``heat`` blended over the shown photo
+    method: str  # how ``heat`` was made: "Grad-CAM" or "saliency"
+    grids: list[LayerGrid]  # its hidden layers, one picture each
     unknown_score: float | None = None  # the model's "neither" score and threshold (None if it has none)
     unknown_threshold: float | None = None
 
@@ -37,8 +50,41 @@ class PhotoResult:
         return self.unknown_score is None or self.unknown_score <= self.unknown_threshold
 
     @property
+    def answer(self) -> str:
+        """What the model says: its class, or "neither"."""
+        return self.label if self.is_known else "neither"
+
+    @property
     def confidence(self) -> float:
         return float(self.probabilities.max())
+
+
+@dataclass(frozen=True)
+class PhotoResult:
+    """Every photo model's answer for one photo, and the server time it took in milliseconds."""
+
+    view: np.ndarray  # uint8 (h, w, 3): the photo, shrunk to at most VIEW_SIDE, under the heat maps
+    answers: list[PhotoAnswer]
+    milliseconds: float
+
+    @property
+    def agree(self) -> bool:
+        return len({a.answer for a in self.answers}) <= 1
+
+    def verdict(self) -> str:
+        """One sentence on the answers, e.g. "All 3 models say dog." or "The models disagree: ..."."""
+        if not self.answers:
+            return "No model is available."
+        if self.agree:
+            first = self.answers[0].answer
+            said = "say it is neither a cat nor a dog" if first == "neither" else f"say {first}"
+            who = {1: "The only model", 2: "Both models"}.get(len(self.answers), f"All {len(self.answers)} models")
+            return f"{who} {said}." if len(self.answers) > 1 else f"{who} says {first}."
+        groups: dict[str, list[str]] = {}
+        for a in self.answers:
+            groups.setdefault(a.answer, []).append(a.name)
+        votes = "; ".join(f"{join_names(names)}: {answer}" for answer, names in groups.items())
+        return f"The models disagree. {votes}."
 
 
 def gradcam_overlay(photo: np.ndarray, cam: np.ndarray, strength: float = 0.6) -> np.ndarray:
@@ -56,16 +102,57 @@ def gradcam_overlay(photo: np.ndarray, cam: np.ndarray, strength: float = 0.6) -
     return np.rint(blended).astype(np.uint8)
 
 
-def analyse_photo(clf: Classifier, photo: np.ndarray) -> PhotoResult:
-    """Everything the cats page shows for one uint8 RGB photo (as returned by uploads.load_photo)."""
-    start = time.perf_counter()
-    acts = clf.activations([photo])  # block<k>: (1, C, h, w), logits: (1, n_classes)
+def saliency(clf: Classifier, pixels: np.ndarray, target: int) -> np.ndarray:
+    """Input-gradient saliency for one photo: |d log p(target) / d pixel|, largest over the colour channels,
+    scaled so the 99th percentile is 1 (one extreme pixel would otherwise make the rest black).
+    ``pixels``: float (S, S, 3) in 0..1 -> float32 (S, S) in [0, 1]."""
+    grad = np.abs(clf.input_gradient(pixels[None], np.array([target])))[0].max(axis=2)  # (S, S)
+    top = float(np.percentile(grad, 99))
+    return (np.clip(grad / top, 0, 1) if top > 0 else np.zeros_like(grad)).astype(np.float32)
+
+
+def stretch(heat: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A float heat map (s, s) in [0, 1] -> float32 ``size`` (H, W), bilinear, still in [0, 1]."""
+    stretched = Image.fromarray(np.asarray(heat, np.float32), mode="F").resize(size[::-1], Image.BILINEAR)
+    return np.clip(np.asarray(stretched, np.float32), 0, 1)
+
+
+def view_of(photo: np.ndarray) -> np.ndarray:
+    """The photo shrunk (aspect kept) so its longer side is at most VIEW_SIDE: uint8 (h, w, 3)."""
+    h, w = photo.shape[:2]
+    scale = VIEW_SIDE / max(h, w)
+    if scale >= 1:
+        return photo
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return np.asarray(Image.fromarray(photo).resize(size, Image.BILINEAR), np.uint8)
+
+
+def answer_of(clf: Classifier, photo: np.ndarray, view: np.ndarray) -> PhotoAnswer:
+    """One photo model's answer for one uint8 RGB photo (as returned by uploads.load_photo), with its heat
+    map over ``view`` (the photo as shown)."""
+    pixels = photo_pixels([photo], clf.input_size)  # float (1, S, S, 3): exactly what the network reads
+    acts = clf.activations(pixels)  # block<k>: (1, C, h, w) or hidden<k>: (1, n); logits: (1, outputs)
     probs = clf.proba_of(acts["logits"])[0]
     unknown = (float(clf.unknown_score_of(acts["logits"])[0]), clf.unknown_threshold) if clf.has_unknown_output else ()
-    cam = clf.gradcam(photo)  # for the predicted class
-    trimmed = {name: a[:, :MAX_MAPS_SHOWN] for name, a in acts.items()}
+    # Both maps are made at the model's input size (S, S) and stretched over the shown photo, which is cheaper
+    # than at the photo's own size and the same picture: the network saw no finer detail than S x S.
+    if hasattr(clf, "gradcam"):
+        heat, method = clf.gradcam(pixels[0]), "Grad-CAM"
+    else:
+        heat, method = saliency(clf, pixels[0], int(probs.argmax())), "saliency"
+    heat = stretch(heat, view.shape[:2])
+    trimmed = {name: a[:, :MAX_MAPS_SHOWN] if a.ndim == 4 else a for name, a in acts.items()}
     # Label each grid with the layer's full shape, e.g. (256, 4, 4), even when only 64 maps are drawn.
     grids = [replace(g, shape=acts[g.name].shape[1:]) for g in activation_grids(trimmed)]
-    return PhotoResult(
-        clf.class_names, probs, cam, gradcam_overlay(photo, cam), grids, (time.perf_counter() - start) * 1000, *unknown
-    )
+    seen = np.rint(pixels[0] * 255).astype(np.uint8)
+    return PhotoAnswer(clf.name, clf.class_names, probs, seen, heat, gradcam_overlay(view, heat), method, grids,
+                       *unknown)
+
+
+def analyse_photo(classifiers: Mapping[str, Classifier], photo: np.ndarray,
+                  clock: Clock = time.perf_counter) -> PhotoResult:
+    """Every photo model on one uint8 RGB photo: what the photo page shows."""
+    start = clock()
+    view = view_of(photo)
+    answers = [answer_of(clf, photo, view) for clf in classifiers.values()]
+    return PhotoResult(view, answers, (clock() - start) * 1000)

@@ -1,11 +1,13 @@
-"""Photo arrays -> the square uint8 RGB input of the cats-vs-dogs network, identical in training and the app."""
+"""Photo arrays -> the square RGB input of the photo models, identical in training and the app."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 from PIL import Image
 
-from models.inputs import as_uint8, image_shape_ok
+from models.inputs import as_photo_list, as_uint8, image_shape_ok, unit_float
 
 NEUTRAL_GREY = (128, 128, 128)  # transparent pixels are shown on this: neither black nor white biases a model
 
@@ -41,3 +43,18 @@ def resize_photo(image: np.ndarray, side: int) -> np.ndarray:
     if rgb.shape[:2] == (side, side):
         return rgb
     return np.asarray(Image.fromarray(rgb).resize((side, side), Image.BILINEAR), dtype=np.uint8)
+
+
+def photo_pixels(images: Any, side: int) -> np.ndarray:
+    """Photos under the input contract -> float32 (N, side, side, 3) in [0, 1], the input of a photo model.
+
+    A photo that is already (side, side, 3) is used as it is, so a float photo keeps its exact values (a
+    gradient checked by finite differences needs that); any other is stretched by ``resize_photo``.
+    """
+    out = []
+    for img in as_photo_list(images):
+        if img.shape == (side, side, 3):
+            out.append(unit_float(img, "(H, W, 3)"))
+        else:
+            out.append(resize_photo(img, side).astype(np.float32) / np.float32(255.0))
+    return np.stack(out)
