@@ -43,9 +43,9 @@ def _lesson(task: str, table: pd.DataFrame) -> str:
     mlp, small, deep = (rows[n] for n in names)
     return (f"The {mlp['Model']} learns {mlp['Parameters'] / small['Parameters']:.0f} times as many numbers as the "
             f"{small['Model']} ({mlp['Parameters']:,} against {small['Parameters']:,}) and is still right on only "
-            f"{mlp['Accuracy (%)']:.1f}% of the test photos against {small['Accuracy (%)']:.1f}%: a convolution "
+            f"{mlp['Accuracy (%)']:.2f}% of the test photos against {small['Accuracy (%)']:.2f}%: a convolution "
             f"reuses one small filter everywhere in the photo, so a cat's ear is found wherever it is. The "
-            f"{deep['Model']} adds depth, BatchNorm and strong augmentation, and reaches {deep['Accuracy (%)']:.1f}%.")
+            f"{deep['Model']} adds depth, BatchNorm and strong augmentation, and reaches {deep['Accuracy (%)']:.2f}%.")
 
 
 def _curves(loaded: dict[ModelInfo, Classifier]) -> None:

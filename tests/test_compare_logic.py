@@ -189,10 +189,13 @@ def test_confusion_chart_counts_each_cell() -> None:
         ("cat", "cat", 5), ("cat", "dog", 1), ("dog", "cat", 0), ("dog", "dog", 8)]
     cells, text = spec["layer"]
     assert cells["title"] == "Mistakes" and cells["mark"] == {"type": "rect"}
-    assert cells["encoding"]["color"]["scale"] == {"scheme": "blues", "type": "symlog"}
+    assert cells["encoding"]["color"]["scale"] == {"scheme": "blues", "type": "symlog", "domain": [0, 8]}
     assert (cells["encoding"]["x"]["field"], cells["encoding"]["y"]["field"]) == ("predicted", "true")
     assert text["encoding"]["text"]["condition"]["test"] == "(datum.count > 0)"  # empty cells stay blank
-    assert text["encoding"]["color"]["condition"] == {"test": "(datum.count > 2)", "value": "white"}  # max // 4
+    # White text beyond 60% of the colour scale: log1p(count) > 0.6 log1p(8), i.e. counts over expm1(1.318) = 2.7
+    assert text["encoding"]["color"]["condition"] == {"test": "(datum.count > 2)", "value": "white"}
+    big = charts.confusion_chart(np.array([[624, 250], [261, 613]]), ["cat", "dog"], "MLP").to_dict()
+    assert big["layer"][1]["encoding"]["color"]["condition"]["test"] == "(datum.count > 46)"  # 250 is dark enough
 
 
 def test_per_class_chart_zooms_to_the_lowest_accuracy() -> None:

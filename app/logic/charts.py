@@ -95,16 +95,19 @@ def confusion_chart(matrix: np.ndarray, class_names: Sequence[str], title: str) 
             for p in range(m.shape[1])
         ]
     )
-    # Log-ish colour so the few mistakes are visible next to the large diagonal counts.
+    # Log-ish colour so the few mistakes are visible next to the large diagonal counts, from 0 (not from the
+    # smallest count: a 2 x 2 matrix of an average model has no light cell otherwise).
+    top = max(1, int(m.max()))
     base = alt.Chart(data, title=title).encode(
         x=alt.X("predicted:N", sort=list(class_names), axis=alt.Axis(labelAngle=0)),
         y=alt.Y("true:N", sort=list(class_names), axis=alt.Axis(labelOverlap=False)),
     )
     cells = base.mark_rect().encode(
-        color=alt.Color("count:Q", scale=alt.Scale(type="symlog", scheme="blues"), legend=None),
+        color=alt.Color("count:Q", scale=alt.Scale(type="symlog", scheme="blues", domain=[0, top]), legend=None),
         tooltip=["true", "predicted", "count"],
     )
-    threshold = max(1, int(m.max()) // 4)
+    # White text on the darker cells: over 60% of the way along the symlog scale, log1p(count) / log1p(top).
+    threshold = int(np.expm1(0.6 * np.log1p(top)))
     text = base.mark_text(fontSize=10).encode(
         text=alt.condition(alt.datum.count > 0, "count:Q", alt.value("")),
         color=alt.condition(alt.datum.count > threshold, alt.value("white"), alt.value("black")),
