@@ -6,6 +6,7 @@ report). The Pet CNN's own details are in tests/test_pet_model.py."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -138,3 +139,25 @@ def test_test_accuracy_and_calibration(key: str, photo_classifiers, data_dir) ->
     saved = json.loads(eval_path(PET_CHECKPOINTS[key]).read_text())
     assert saved["accuracy"] == pytest.approx(accuracy, abs=1e-3)
     assert len(saved["mistakes"]) == round((1 - accuracy) * len(labels))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("key", MODELS)
+def test_the_outside_figures_in_the_report(key: str, photo_classifiers, data_dir) -> None:
+    """The committed report's figures on photos from outside Kaggle (pets_outside_dev: measuring only) and on the
+    everyday photos, re-measured here from the files themselves through the public contract."""
+    from models.calibration import expected_calibration_error as ece
+    from training.pet_data import not_pet_files, outside_pets
+
+    clf = photo_classifiers[key]
+    files, labels, sources = outside_pets(data_dir)
+    assert len(files) == 861 and set(sources) == {"fyxx", "kaiyu", "nnna", "taisei", "ty70"}
+    photos = [load_photo(Path(f).read_bytes()) for f in files]
+    probs = np.concatenate([clf.predict_proba(photos[s : s + 200]) for s in range(0, len(photos), 200)])
+    saved = json.loads(eval_path(PET_CHECKPOINTS[key]).read_text())["outside"]
+    assert saved["pets"]["accuracy"] == pytest.approx((probs.argmax(1) == labels).mean(), abs=2e-3)
+    assert saved["pets"]["ece"] == pytest.approx(ece(probs, labels), abs=2e-3)
+    everyday = [load_photo(Path(f).read_bytes()) for f in not_pet_files(data_dir, "test", "not_pets_everyday")]
+    caught = np.concatenate([clf.unknown_score(everyday[s : s + 200]) for s in range(0, len(everyday), 200)])
+    assert saved["everyday"]["n"]["test"] == len(everyday) == 330
+    assert saved["everyday"]["caught"]["test"] == pytest.approx((caught > clf.unknown_threshold).mean(), abs=4e-3)

@@ -6,12 +6,12 @@ ones); cats-vs-dogs checkpoints on the 1,748 ``test`` photos (``--split val`` fo
 class, columns: predicted) and the calibration error before and after the temperature; on the full data also
 how well the model tells known from unknown (training/report.py): digits re-drawn as canvas strokes against
 held-out drawings that are not digits, cat and dog photos against held-out photos of other things.
-For photo models the report also lists the photos each one gets wrong. ``--json`` writes it all, ``--save``
-writes it beside the checkpoint as ``<stem>.eval.json`` (with the
-checkpoint's sha256, so a report left over from an older checkpoint can be told apart; the compare page
-reads these files). ``--extra-data`` measures a digit model on the visitors' drawings that training with the
-same flag held out (training/digit_data.py): accuracy on those labelled 0-9, and how many of those labelled
-"not a digit" it refuses.
+For photo models the report also lists the photos each one gets wrong, and how the model does on photos from
+outside its data sets (training/outside.py). ``--json`` writes it all, ``--save`` writes it beside the
+checkpoint as ``<stem>.eval.json`` (with the checkpoint's sha256, so a report left over from an older
+checkpoint can be told apart; the compare page reads these files). ``--extra-data`` measures a digit model on
+the visitors' drawings that training with the same flag held out (training/digit_data.py): accuracy on those
+labelled 0-9, and how many of those labelled "not a digit" it refuses.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from models.datasets import DATA_ENV, DataNotFoundError, load_mnist, resolve_dat
 from models.metrics import evaluate_predictions
 from models.samples import load_digit_sample, pet_examples
 from training.cli import fail
+from training.outside import format_outside, outside_report
 from training.report import calibration_report, unknown_report
 from training.runlog import progress
 from uploads import load_photo
@@ -170,7 +171,12 @@ def evaluate_checkpoint(checkpoint_file: str, args: argparse.Namespace) -> dict[
         except DataNotFoundError as e:
             fail(str(e))
     if clf.class_names != DIGIT_CLASSES and not (args.sample or args.extra_data):
-        result["mistakes"] = photo_mistakes(clf, probabilities, labels, resolve_data_dir(args.data_dir), args.split)
+        data_dir = resolve_data_dir(args.data_dir)
+        result["mistakes"] = photo_mistakes(clf, probabilities, labels, data_dir, args.split)
+        try:
+            result["outside"] = outside_report(clf, data_dir, lambda x: logits_of(clf, x, args.batch_size, False))
+        except DataNotFoundError as e:
+            fail(str(e))
     if unknown:
         result["unknown"] = unknown_report(
             clf, logits_of(clf, known, args.batch_size, False),
@@ -182,6 +188,8 @@ def evaluate_checkpoint(checkpoint_file: str, args: argparse.Namespace) -> dict[
                "seconds": round(time.perf_counter() - t0, 2)}
     print(format_report(clf.name, where, result, clf.class_names))
     print(format_honesty(result))
+    if "outside" in result:
+        print(format_outside(result["outside"]))
     return result
 
 

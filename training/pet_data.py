@@ -59,23 +59,40 @@ def list_images(data_dir: Path, split: str, limit: int | None = None) -> tuple[l
     return files, labels
 
 
-def not_pet_files(data_dir: Path, split: str) -> list[str]:
-    """The non-pet photos of ``split`` ("train", "val" or "test"), sorted."""
-    root = Path(data_dir) / "not_pets"
+def not_pet_files(data_dir: Path, split: str, folder: str = "not_pets") -> list[str]:
+    """The non-pet photos of ``split`` ("train", "val", "test", or "all" of them) in ``folder`` (``not_pets``:
+    Caltech-101; ``not_pets_everyday``: sports scenes, groceries, clothing), sorted."""
+    root = Path(data_dir) / folder
     categories = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
     if not categories:
-        raise DataNotFoundError(f"no photos in {root.resolve()}: expected not_pets/<category>/*.jpg; point "
-                                f"--data-dir or ${DATA_ENV} at the folder that holds not_pets/.")
+        raise DataNotFoundError(f"no photos in {root.resolve()}: expected {folder}/<category>/*.jpg; point "
+                                f"--data-dir or ${DATA_ENV} at the folder that holds {folder}/.")
     share = {1: "val", 3: "test"}
-    chosen = [c for i, c in enumerate(categories) if share.get(i % 5, "train") == split]
+    chosen = [c for i, c in enumerate(categories) if split in ("all", share.get(i % 5, "train"))]
     return sorted(str(f) for c in chosen for f in c.glob("*.jpg"))
 
 
-def load_not_pets(data_dir: Path, split: str, side: int, limit: int | None = None) -> np.ndarray:
-    """The non-pet photos of ``split`` as uint8 (N, side, side, 3), decoded once and cached."""
-    files = not_pet_files(data_dir, split)[:limit]
-    return cached(f"not-pets-{split}-{side}-{len(files)}", (files, side),
-                  lambda: np.stack(parallel_map(decode, files, [side] * len(files))))
+def load_not_pets(data_dir: Path, split: str, side: int, limit: int | None = None,
+                  folder: str = "not_pets") -> np.ndarray:
+    """The non-pet photos of ``split`` in ``folder`` as uint8 (N, side, side, 3), decoded once and cached."""
+    files = not_pet_files(data_dir, split, folder)[:limit]
+    name = "not-pets" if folder == "not_pets" else folder.replace("_", "-")
+    return decoded(f"{name}-{split}-{side}-{len(files)}", files, side)
+
+
+def outside_pets(data_dir: Path) -> tuple[list[str], np.ndarray, list[str]]:
+    """The cat and dog photos from outside Kaggle (``pets_outside_dev/{cat,dog}/<source>_<n>.jpg``): files,
+    labels (cat=0, dog=1) and each photo's source. For measuring only: never for training or thresholds."""
+    root = Path(data_dir) / "pets_outside_dev"
+    files = [(str(f), label) for label, cls in enumerate(PET_CLASSES) for f in sorted((root / cls).glob("*.jpg"))]
+    if not files:
+        raise DataNotFoundError(f"no photos in {root.resolve()}: expected pets_outside_dev/{{cat,dog}}/*.jpg")
+    return [f for f, _ in files], np.array([y for _, y in files]), [Path(f).name.split("_")[0] for f, _ in files]
+
+
+def decoded(name: str, files: list[str], side: int) -> np.ndarray:
+    """``files`` decoded and stretched to uint8 (N, side, side, 3), cached under ``name``."""
+    return cached(name, (files, side), lambda: np.stack(parallel_map(decode, files, [side] * len(files))))
 
 
 def decode(path: str, side: int) -> np.ndarray:
@@ -87,9 +104,7 @@ def decode(path: str, side: int) -> np.ndarray:
 def load_pet_split(data_dir: Path, split: str, side: int, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(images uint8 (N, side, side, 3), labels int64 (N,)) of a split, decoded once and cached."""
     files, labels = list_images(data_dir, split, limit)
-    images = cached(f"pets-{split}-{side}-{len(files)}", (files, side),
-                    lambda: np.stack(parallel_map(decode, files, [side] * len(files))))
-    return images, labels
+    return decoded(f"pets-{split}-{side}-{len(files)}", files, side), labels
 
 
 @dataclass(frozen=True)

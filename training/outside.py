@@ -1,0 +1,61 @@
+"""How a photo model does on photos from outside its data sets (issue 26's figures): the cat and dog photos
+of ``pets_outside_dev/`` (other sources than Kaggle; for measuring only) and the everyday photos of
+``not_pets_everyday/`` (sports scenes, groceries, clothing), all of them and the categories kept for test.
+
+Every figure is at the model's own threshold and temperature, exactly as the app answers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from models.calibration import expected_calibration_error
+from models.classifiers import Classifier
+from training.pet_data import decoded, load_not_pets, outside_pets
+from training.report import unknown_report
+
+EVERYDAY = "not_pets_everyday"
+
+
+def outside_report(clf: Classifier, data_dir: Path, logits_of: Callable[[np.ndarray], np.ndarray]) -> dict[str, Any]:
+    """{"pets": accuracy (overall and by source), ECE and share refused as "neither" on pets_outside_dev;
+    "everyday": "neither" caught on all everyday photos and on the test categories, and the AUROC of outside
+    pets against the everyday test categories}. ``logits_of(photos)``: the model's outputs, (N, outputs)."""
+    side = clf.input_size
+    files, labels, sources = outside_pets(data_dir)
+    logits = logits_of(decoded(f"pets-outside-{side}-{len(files)}", files, side))
+    probs = clf.proba_of(logits)
+    right = probs.argmax(axis=1) == labels
+    pets: dict[str, Any] = {
+        "n": len(labels),
+        "accuracy": float(right.mean()),
+        "accuracy_by_source": {s: float(right[np.array(sources) == s].mean()) for s in sorted(set(sources))},
+        "ece": expected_calibration_error(probs, labels),
+    }
+    if not clf.has_unknown_output:
+        return {"pets": pets}
+    everyday = {split: logits_of(load_not_pets(data_dir, split, side, folder=EVERYDAY)) for split in ("all", "test")}
+    held_out = unknown_report(clf, logits, {"everyday test categories": everyday["test"]}, "pets_outside_dev")
+    pets["refused"] = held_out["known_refused"]
+    caught = {split: float((clf.unknown_score_of(z) > clf.unknown_threshold).mean()) for split, z in everyday.items()}
+    return {"pets": pets, "everyday": {"n": {split: len(z) for split, z in everyday.items()}, "caught": caught,
+                                       "auroc_outside_pets": held_out["auroc"]}}
+
+
+def format_outside(report: dict[str, Any]) -> str:
+    """The outside figures as a few lines of text."""
+    pets = report["pets"]
+    by_source = ", ".join(f"{s} {a:.1%}" for s, a in pets["accuracy_by_source"].items())
+    lines = [f"\noutside Kaggle ({pets['n']} cat and dog photos of pets_outside_dev): accuracy {pets['accuracy']:.2%} "
+             f"({by_source}), ECE {pets['ece']:.2%}"]
+    if "everyday" in report:
+        everyday = report["everyday"]
+        lines.append(f"  refused as neither: {pets['refused']:.2%}; everyday photos caught as neither: "
+                     f"{everyday['caught']['all']:.1%} of all {everyday['n']['all']}, {everyday['caught']['test']:.1%} "
+                     f"of the {everyday['n']['test']} in test categories; AUROC outside pets vs those: "
+                     + ", ".join(f"{m} {a:.4f}" for m, a in everyday["auroc_outside_pets"].items()))
+    return "\n".join(lines)
