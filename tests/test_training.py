@@ -301,3 +301,37 @@ def test_turned_unknowns_default_to_what_each_shipped_model_was_trained_with() -
         training = load_classifier(DIGIT_CHECKPOINTS[model]).describe()["training"]
         # The shipped checkpoints were trained when the flag was called --turned-outliers
         assert training.get("turned_outliers", 0) == count, model
+
+
+@pytest.mark.slow
+def test_a_stopped_pet_cnn_run_resumes_where_it_stopped(tmp_path: Path, data_dir: Path, monkeypatch, capsys) -> None:
+    """Stopped after its first epoch and resumed, a run ends with the weights of the same run uninterrupted;
+    resuming with other flags, or with no saved state, stops with a message."""
+    import training.train_pet_cnn as trainer
+
+    monkeypatch.chdir(tmp_path)  # runs/ (the outputs and the saved states) is relative to the working folder
+    args = ["pet_cnn", "--limit", "32", "--image-size", "64", "--epochs", "2", "--no-progress",
+            "--data-dir", str(data_dir)]
+    train_cli.main([*args, "--out", "runs/whole.safetensors"])
+    save = trainer.save_state
+
+    def save_then_stop(out: Path, state: dict) -> None:
+        save(out, state)
+        raise KeyboardInterrupt  # as if the sitting ended right after the first epoch was saved
+
+    monkeypatch.setattr(trainer, "save_state", save_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        train_cli.main([*args, "--out", "runs/split.safetensors"])
+    monkeypatch.setattr(trainer, "save_state", save)
+    assert not (tmp_path / "runs" / "split.safetensors").exists()
+    assert stops(train_cli.main, [*args, "--out", "runs/split.safetensors", "--resume", "--lr", "0.1"]) == 2
+    assert "other flags (lr)" in capsys.readouterr().err
+    train_cli.main([*args, "--out", "runs/split.safetensors", "--resume"])
+    assert "resuming after epoch 1 of 2" in capsys.readouterr().out
+    whole, split = load_checkpoint(tmp_path / "runs" / "whole.safetensors"), load_checkpoint(tmp_path / "runs" /
+                                                                                             "split.safetensors")
+    for key in whole[0]:
+        np.testing.assert_allclose(split[0][key], whole[0][key], rtol=1e-6, atol=1e-7)
+    assert len(json.loads(history_path(tmp_path / "runs" / "split.safetensors").read_text())["epochs"]) == 2
+    assert stops(train_cli.main, [*args, "--out", "runs/never.safetensors", "--resume"]) == 2
+    assert "no saved state" in capsys.readouterr().err

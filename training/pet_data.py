@@ -132,16 +132,20 @@ class PetData:
                 f"(each shown {UNKNOWN_COPIES}x), {len(self.val[1])} val at {side}px")
 
 
-def load_pet_data(data_dir: Path, side: int, limit: int | None, unknowns: bool) -> PetData:
-    """The training and validation photos at ``side`` pixels (see PetData); raises DataNotFoundError."""
+def load_pet_data(data_dir: Path, side: int, limit: int | None, unknowns: bool, everyday: bool = False) -> PetData:
+    """The training and validation photos at ``side`` pixels (see PetData); raises DataNotFoundError. The photos
+    of other things are Caltech-101's (``not_pets``), and with ``everyday`` also the everyday photos'
+    (``not_pets_everyday``), each split by category the same way."""
     x_train, y_train = load_pet_split(data_dir, "train", side, limit)
     val = load_pet_split(data_dir, "val", side, limit)
     if not unknowns:
         return PetData((x_train, y_train), val, None)
-    others = load_not_pets(data_dir, "train", side, limit)
+    folders = ["not_pets", "not_pets_everyday"] if everyday else ["not_pets"]
+    others = np.concatenate([load_not_pets(data_dir, "train", side, limit, folder) for folder in folders])
     x_train = np.concatenate([x_train, *[others] * UNKNOWN_COPIES])
     y_train = np.concatenate([y_train, np.full(len(others) * UNKNOWN_COPIES, NEITHER)])
-    return PetData((x_train, y_train), val, load_not_pets(data_dir, "val", side, limit))
+    val_unknown = np.concatenate([load_not_pets(data_dir, "val", side, limit, folder) for folder in folders])
+    return PetData((x_train, y_train), val, val_unknown)
 
 
 def calibrate_pets(logits: Callable[[np.ndarray], np.ndarray], data: PetData) -> dict:

@@ -1,8 +1,10 @@
 """Train the Pet CNN (cat, dog or neither) from scratch: ``python -m training.train pet_cnn``.
 
-Photos are decoded once and cached (training/pet_data.py). Each mini-batch gets a random resized crop
-(zoom, aspect, rotation, shift), a horizontal flip and colour jitter, and half the batches CutMix; validation
-sees the plain resized photo, exactly as the app does. AdamW with a one-cycle schedule, label smoothing,
+Photos are decoded once and cached (training/pet_data.py). Each training photo gets torchvision's random
+resized crop (zoom and aspect), a flip, TrivialAugment (one random colour or geometry change of random
+strength), sometimes grey, blurred or re-encoded as a low-quality JPEG, so that it looks more like phone and
+web photos than Kaggle's; half the batches CutMix. Validation sees the plain resized photo, exactly as the
+app does. AdamW with a one-cycle schedule, label smoothing,
 bf16 autocast where the CPU supports it. An exponential moving average of the weights is evaluated on the
 validation photos after every epoch and the best one is kept (the test set is only touched by evaluate).
 Crops grow during training (progressive resizing, ``--sizes``): early epochs are cheap, and a network that
@@ -10,8 +12,10 @@ trained on crops a little smaller than it is used at sees objects at the size it
 al., "Fixing the train-test resolution discrepancy", 2019).
 
 The network has a third output, "neither", trained on photos of other things (outlier exposure; the
-non-pet photos of the training categories, shown twice per epoch); its temperature and "neither" threshold
-are fitted on the validation photos at the end (training/calibrate.py).
+non-pet photos of the training categories of Caltech-101 and, with ``--everyday``, of the everyday photos,
+shown twice per epoch); its temperature and "neither" threshold are fitted on the validation photos at the
+end (training/calibrate.py). The whole state is saved after every epoch: ``--resume`` goes on from the last
+one (training/resume.py).
 """
 
 from __future__ import annotations
@@ -24,30 +28,44 @@ from dataclasses import asdict
 import numpy as np
 import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torchvision.transforms import v2
 
 from models.cnn import CNN, CNNConfig
 from models.datasets import DataNotFoundError, resolve_data_dir
 from models.registry import BY_KEY
-from training.augment import color_jitter, random_affine
 from training.cli import add_common_args, fail, prepare_run
 from training.distributed import join, leave, shard, wrap
 from training.pet_data import MEAN, PET_CLASSES, STD, calibrate_pets, load_pet_data
+from training.resume import load_state, save_state, signature
 from training.runlog import log_epoch, save_run, training_meta
 from training.torch_loop import cpu_supports_bf16, evaluate, predict_logits, state_to_numpy, train_one_epoch
 
 
-def make_prepare(generator: torch.Generator, size: int):
+def augmentation(size: int) -> v2.Compose:
+    """One training photo, uint8 (3, S, S) -> an augmented uint8 (3, size, size); torchvision's transforms
+    draw from torch's global random generator (seeded per epoch and process in ``run``)."""
+    return v2.Compose([
+        v2.RandomResizedCrop(size, scale=(0.35, 1.0), ratio=(3 / 4, 4 / 3), antialias=True),
+        v2.RandomHorizontalFlip(),
+        v2.TrivialAugmentWide(),
+        v2.RandomGrayscale(0.05),
+        v2.RandomApply([v2.GaussianBlur(5, sigma=(0.1, 1.5))], p=0.2),
+        v2.RandomApply([v2.JPEG((30, 95))], p=0.3),
+    ])
+
+
+def make_prepare(size: int):
     """The batch function: uint8 (N, S, S, 3) -> normalised float (N, 3, s, s), channels-last in memory;
-    training batches are augmented and cropped to ``size``, evaluation batches kept as they are."""
+    training batches are augmented photo by photo and cropped to ``size``, evaluation batches kept as they are."""
     mean = torch.tensor(MEAN).view(1, 3, 1, 1)
     std = torch.tensor(STD).view(1, 3, 1, 1)
+    augment = augmentation(size)
 
     def prepare(batch: np.ndarray, train: bool) -> torch.Tensor:
-        x = torch.from_numpy(batch).permute(0, 3, 1, 2).float().div_(255)
+        x = torch.from_numpy(batch).permute(0, 3, 1, 2)  # uint8 (N, 3, S, S)
         if train:
-            x = random_affine(x, generator, degrees=10, scale=(1.0, 1.6), aspect=(0.8, 1.25), translate=0.08,
-                              flip=True, fill=0.45, size=size)
-            x = color_jitter(x, generator, brightness=0.3, contrast=0.3, saturation=0.3)
+            x = torch.stack([augment(photo) for photo in x])
+        x = x.float().div_(255)
         return ((x - mean) / std).contiguous(memory_format=torch.channels_last)
 
     return prepare
@@ -68,6 +86,10 @@ def add_arguments(p: argparse.ArgumentParser, model: str = "pet_cnn") -> None:
                    help="decay of the weights' moving average, per step (default 0.998)")
     p.add_argument("--unknowns", action=argparse.BooleanOptionalAction, default=True,
                    help="train a 'neither' output on photos that are neither cats nor dogs (default on)")
+    p.add_argument("--everyday", action=argparse.BooleanOptionalAction, default=True,
+                   help="also learn 'neither' from the everyday photos' training categories (default on)")
+    p.add_argument("--resume", action="store_true",
+                   help="go on from the last epoch of an earlier run with the same flags (its state is in runs/)")
     p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=cpu_supports_bf16(),
                    help="bfloat16 autocast for training (default: on if the CPU has native bf16)")
 
@@ -79,7 +101,7 @@ def run(args: argparse.Namespace) -> None:
     data_dir = resolve_data_dir(args.data_dir)
     t0 = time.perf_counter()
     try:
-        data = load_pet_data(data_dir, args.image_size, args.limit, args.unknowns)
+        data = load_pet_data(data_dir, args.image_size, args.limit, args.unknowns, args.everyday)
     except DataNotFoundError as e:
         fail(str(e))
     (x_train, y_train), (x_val, y_val) = data.train, data.val
@@ -90,7 +112,7 @@ def run(args: argparse.Namespace) -> None:
                        stem_stride=2, head="gap", dropout=args.dropout,
                        num_classes=len(PET_CLASSES) + int(args.unknowns))
     model = CNN(config).to(memory_format=torch.channels_last)
-    generator = torch.Generator().manual_seed(args.seed + world.rank)  # each process augments differently
+    generator = torch.Generator()  # CutMix's; torchvision's transforms draw from torch's global generator
     decay = [p for n, p in model.named_parameters() if p.ndim > 1]
     no_decay = [p for n, p in model.named_parameters() if p.ndim <= 1]  # BatchNorm and biases
     optimizer = torch.optim.AdamW(
@@ -105,11 +127,23 @@ def run(args: argparse.Namespace) -> None:
     average = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(args.ema), use_buffers=True)
     best: tuple[float, int, dict] = (-1.0, 0, {})
     history: dict = {"model_type": "pet_cnn", "epochs": []}
+    done, earlier_s = 0, 0.0  # epochs finished, and seconds spent on them, in earlier sittings
+    if args.resume:
+        state = load_state(args.out, args)
+        for part, obj in (("model", model), ("optimizer", optimizer), ("scheduler", scheduler), ("average", average)):
+            obj.load_state_dict(state[part])
+        best, history, done, earlier_s = tuple(state["best"]), state["history"], state["epoch"], state["seconds"]
+        if world.main:
+            print(f"resuming after epoch {done} of {args.epochs}", flush=True)
     started = time.perf_counter()
-    for epoch in range(1, args.epochs + 1):
+    for epoch in range(done + 1, args.epochs + 1):
         t0 = time.perf_counter()
+        # Every epoch seeds its own randomness (per process: each augments differently), so a resumed run
+        # draws exactly what an uninterrupted one would.
+        torch.manual_seed(args.seed + 1000 * epoch + world.rank)
+        generator.manual_seed(args.seed + 1000 * epoch + world.rank)
         size = args.sizes[min((epoch - 1) * len(args.sizes) // args.epochs, len(args.sizes) - 1)]
-        prepare = make_prepare(generator, size)
+        prepare = make_prepare(size)
         record = train_one_epoch(
             trained, x_train, y_train, order=shard(len(y_train), epoch, args.seed, world), prepare=prepare,
             optimizer=optimizer, scheduler=scheduler, batch_size=batch_size, label_smoothing=args.label_smoothing,
@@ -121,7 +155,12 @@ def run(args: argparse.Namespace) -> None:
             log_epoch(history, epoch, args.epochs, record | {"crop": size}, val, t0)
             if val["acc"] > best[0]:
                 best = (val["acc"], epoch, copy.deepcopy(average.module.state_dict()))
-    wall = time.perf_counter() - started
+            save_state(args.out, {
+                "args": signature(args), "epoch": epoch, "seconds": earlier_s + time.perf_counter() - started,
+                "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                "average": average.state_dict(), "best": list(best), "history": history,
+            })
+    wall = earlier_s + time.perf_counter() - started
     if not world.main:
         return leave()
     model.load_state_dict(best[2])
@@ -136,17 +175,17 @@ def run(args: argparse.Namespace) -> None:
         "seed": args.seed,
         "training": training_meta(
             args, wall, optimizer="AdamW, one-cycle", label_smoothing=args.label_smoothing, bf16=args.bf16,
-            augmentation="random resized crop (zoom 1-1.6, aspect 0.8-1.25), rotate 10 deg, flip, colour jitter 0.3, "
-            f"CutMix on {args.cutmix:.0%} of batches", weight_average=f"EMA {args.ema}",
-            crop_sizes=args.sizes, train_images=data.train_images, unknowns=args.unknowns,
-            unknown_images=data.unknown_images, processes=world.size,
+            augmentation="torchvision: random resized crop (scale 0.35-1, aspect 3/4-4/3), flip, TrivialAugmentWide, "
+            f"grey 5%, blur 20%, JPEG 30-95 30%; CutMix on {args.cutmix:.0%} of batches",
+            weight_average=f"EMA {args.ema}", crop_sizes=args.sizes, train_images=data.train_images,
+            unknowns=args.unknowns, everyday=args.everyday, unknown_images=data.unknown_images, processes=world.size,
         ),
         # The epoch is chosen on val, so val_acc flatters a little; the reported figure is the test accuracy,
         # from `python -m training.evaluate`, measured once at the end.
         "metrics": {"val_acc": best[0], "best_epoch": best[1]},
     }
     if args.unknowns:
-        prepare = make_prepare(generator, args.image_size)
+        prepare = make_prepare(args.image_size)
         meta |= calibrate_pets(lambda photos: predict_logits(model, photos, prepare=prepare), data)
     save_run(args.out, state_to_numpy(model), meta, history | {"wall_time_s": wall})
     leave()
