@@ -52,23 +52,6 @@ def random_affine(
     return out + fill
 
 
-def color_jitter(x, generator, *, brightness: float = 0.0, contrast: float = 0.0, saturation: float = 0.0):
-    """Random brightness / contrast / saturation per image on RGB (N, 3, H, W) in 0..1 (clamped)."""
-    import torch
-
-    n = x.shape[0]
-
-    def factor(amount: float):
-        return (1 + (torch.rand(n, 1, 1, 1, generator=generator) * 2 - 1) * amount).to(x.dtype)
-
-    x = x * factor(brightness)
-    mean = x.mean(dim=(1, 2, 3), keepdim=True)
-    x = (x - mean) * factor(contrast) + mean
-    grey = (x * torch.tensor([0.299, 0.587, 0.114], dtype=x.dtype).view(1, 3, 1, 1)).sum(1, keepdim=True)
-    x = (x - grey) * factor(saturation) + grey
-    return x.clamp(0, 1)
-
-
 def cutmix(x, generator, alpha: float = 1.0):
     """CutMix (Yun et al., 2019): paste a random box of another image of the batch into each image.
 
