@@ -1,5 +1,6 @@
-"""Training-time augmentation of torch batches (whole mini-batches at once; per-image loops are too slow).
-The NumPy MLP's random shifts live with its training loop (models/numpy_training.py).
+"""Training-time augmentation of whole torch mini-batches at once: a random affine (the digit models, the Small
+Pet CNN) and CutMix. The Pet CNN's photo-by-photo transforms are torchvision's (training/train_pet_cnn.py); the
+NumPy MLPs' live with their training loops (models/numpy_training.py, training/train_pet_mlp.py).
 
 Evaluation and inference never augment: the same input always gives the same output.
 """
