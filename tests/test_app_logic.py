@@ -269,10 +269,16 @@ def test_photo_verdicts() -> None:
     assert pets.PhotoResult(view, [answer("A", 0), answer("B", 0), answer("C", 0)], 1).verdict() == \
         "All 3 models say cat."
     assert pets.PhotoResult(view, [answer("A", 1), answer("B", 1)], 1).verdict() == "Both models say dog."
-    split = pets.PhotoResult(view, [answer("A", 0), answer("B", 1), answer("C", 1, unknown=2.0)], 1)
-    assert not split.agree and split.verdict() == "The models disagree. A: cat; B: dog; C: neither."
+    split = pets.PhotoResult(view, [answer("A", 0), answer("B", 1)], 1)
+    assert not split.agree and split.verdict() == "The models disagree: A says cat, B says dog."
+    refused = pets.PhotoResult(view, [answer("A", 0), answer("B", 1), answer("C", 1, unknown=2.0)], 1)
+    assert not refused.agree and refused.verdict() == \
+        "This looks like neither a cat nor a dog to the C (the A says cat, the B says dog)."
     assert pets.PhotoResult(view, [answer("A", 0, 3.0), answer("B", 1, 3.0)], 1).verdict() == \
-        "Both models say it is neither a cat nor a dog."
+        "This looks like neither a cat nor a dog to both models."
+    assert pets.PhotoResult(view, [answer("A", 0, 3.0)], 1).verdict() == \
+        "This looks like neither a cat nor a dog to the A."
+    assert pets.PhotoResult(view, [answer("A", 1)], 1).verdict() == "The A says dog."
 
 
 def test_the_pet_mlp_first_layer_is_one_rgb_picture_per_unit(photo_models) -> None:

@@ -272,6 +272,7 @@ def test_pets_page_says_neither_for_a_photo_of_something_else(pet_checkpoint: Pa
     at.file_uploader(key="pet_upload").upload(not_pet_photo.name, not_pet_photo.read_bytes(), "image/jpeg").run()
     assert not at.exception and metrics(at) == expected_answers(photo) and metrics(at)[clf.name] == "Neither?"
     assert "third output, “neither”" in texts(at.caption)
+    assert "This looks like neither a cat nor a dog to the " in texts(at.warning) and clf.name in texts(at.warning)
     cat = next(path for path, label in pet_examples() if label == "cat")
     at.file_uploader(key="pet_upload").set_value((cat.name, cat.read_bytes(), "image/jpeg")).run()
     assert metrics(at)["Small Pet CNN"] == metrics(at)[clf.name] == "cat"

@@ -72,19 +72,23 @@ class PhotoResult:
         return len({a.answer for a in self.answers}) <= 1
 
     def verdict(self) -> str:
-        """One sentence on the answers, e.g. "All 3 models say dog." or "The models disagree: ..."."""
+        """One sentence on the answers, e.g. "All 3 models say dog.", "The models disagree: ..." or "This looks
+        like neither a cat nor a dog to the Pet CNN (the Pet MLP says dog, ...)."."""
         if not self.answers:
             return "No model is available."
+        refused = [a.name for a in self.answers if not a.is_known]
+        if refused and len(refused) == len(self.answers) > 1:
+            return f"This looks like neither a cat nor a dog to {'both' if len(refused) == 2 else 'all'} models."
+        if refused:
+            others = ", ".join(f"the {a.name} says {a.label}" for a in self.answers if a.is_known)
+            return f"This looks like neither a cat nor a dog to the {join_names(refused)}" + (
+                f" ({others})." if others else ".")
         if self.agree:
-            first = self.answers[0].answer
-            said = "say it is neither a cat nor a dog" if first == "neither" else f"say {first}"
-            who = {1: "The only model", 2: "Both models"}.get(len(self.answers), f"All {len(self.answers)} models")
-            return f"{who} {said}." if len(self.answers) > 1 else f"{who} says {first}."
-        groups: dict[str, list[str]] = {}
-        for a in self.answers:
-            groups.setdefault(a.answer, []).append(a.name)
-        votes = "; ".join(f"{join_names(names)}: {answer}" for answer, names in groups.items())
-        return f"The models disagree. {votes}."
+            who = "Both models" if len(self.answers) == 2 else f"All {len(self.answers)} models"
+            return f"{who} say {self.answers[0].label}." if len(self.answers) > 1 else \
+                f"The {self.answers[0].name} says {self.answers[0].label}."
+        votes = ", ".join(f"{a.name} says {a.label}" for a in self.answers)
+        return f"The models disagree: {votes}."
 
 
 def gradcam_overlay(photo: np.ndarray, cam: np.ndarray, strength: float = 0.6) -> np.ndarray:
