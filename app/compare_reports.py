@@ -10,7 +10,7 @@ import streamlit as st
 from app.logic import reports
 from app.logic.charts import confusion_chart, per_class_chart, reliability_chart, robustness_chart, roc_chart
 from app.logic.checkpoints import checkpoint_path
-from app.logic.tables import honesty_table
+from app.logic.tables import honesty_table, outside_table
 from models.classifiers import Classifier
 from models.registry import ModelInfo
 
@@ -122,6 +122,8 @@ def honest_answers(task: str, loaded: dict[ModelInfo, Classifier], saved: dict[M
         share = "0.5–0.7% of the validation digits" if task == "digits" else "1% of the validation pet photos"
         st.caption("Each curve shows what a threshold buys: moving it catches more unknown inputs (up) at the price "
                    f"of refusing more real ones (right). The app's thresholds sit where {share} are refused.")
+    if task == "pets":
+        _outside(full)
     st.subheader("Calibration")
     for column, (name, report) in zip(st.columns(len(full)), full.items()):
         cal = report["calibration"]
@@ -129,3 +131,18 @@ def honest_answers(task: str, loaded: dict[ModelInfo, Classifier], saved: dict[M
                             key=f"reliability_{name}")
     st.caption("Reliability diagrams: answers grouped by how sure the model was (x), against how often they were "
                "right (y). On the dashed diagonal, confidence is honest; below it, the model is overconfident.")
+
+
+def _outside(full: dict[str, dict]) -> None:
+    """The photo models on photos from outside their data sets, from the saved reports (when they have it)."""
+    table = outside_table(full)
+    if table.empty:
+        return
+    st.subheader("Outside the data sets")
+    st.dataframe(table, hide_index=True, key="outside_table")
+    n = next(r["outside"] for r in full.values() if "outside" in r)
+    everyday = n.get("everyday", {}).get("n", {}).get("test")
+    st.caption(f"The same models on {n['pets']['n']} cat and dog photos from other sources than Kaggle (web and "
+               "phone photos, kept for measuring only)" + (f" and {everyday} everyday photos of other things "
+               "(sports, groceries, clothing) of kinds no model learnt from" if everyday else "") + ". Real photos "
+               "are harder than the test set: this is where the networks' lessons meet the world.")

@@ -262,3 +262,13 @@ def test_photo_mistakes_list_every_wrong_answer_most_confident_first(tmp_path: P
     found = photo_mistakes(clf, probabilities, np.array([0, 0, 1, 1]), tmp_path, "test")
     assert found == [{"file": "dog/dog.0.jpg", "label": "dog", "answer": "cat", "confidence": 0.8},
                      {"file": "cat/cat.1.jpg", "label": "cat", "answer": "dog", "confidence": 0.7}]
+
+
+def test_outside_table_reads_the_reports_outside_section() -> None:
+    outside = {"pets": {"n": 861, "accuracy": 0.9292, "ece": 0.0198, "refused": 0.0058},
+               "everyday": {"n": {"all": 1661, "test": 330}, "caught": {"all": 0.562, "test": 0.6},
+                            "auroc_outside_pets": {"unknown": 0.94443, "msp": 0.8, "energy": 0.9}}}
+    table = tables.outside_table({"A": {"outside": outside}, "B": {"accuracy": 0.9}})  # B has no such section
+    assert table.to_dict("records") == [{"Model": "A", "Accuracy (%)": 92.92, "ECE (%)": 1.98, "Pets refused (%)": 0.58,
+                                         "Everyday caught (%)": 60.0, "AUROC, unknown output": 0.9444}]
+    assert tables.outside_table({"B": {}}).empty

@@ -124,4 +124,7 @@ def test_compare_page_photo_models(pet_checkpoint: Path, data_dir: Path, monkeyp
     assert "cats taken for dogs" in texts(at.caption)
     wrong = ", ".join(f"{name} {len(r['mistakes'])}" for name, r in saved.items())
     assert f"Wrong: {wrong}." in texts(at.caption) and len(at.tabs) == 3
+    outside = at.dataframe[2].value  # the table, honest answers, then the figures outside the data sets
+    assert list(outside["Model"]) == list(saved) and "Outside the data sets" in at.subheader.values
+    assert list(outside["Accuracy (%)"]) == [round(100 * r["outside"]["pets"]["accuracy"], 2) for r in saved.values()]
     assert at.markdown.values[0].startswith("**Pet MLP** · first 32 of 1024 hidden units, 32 × 32 × 3 each")

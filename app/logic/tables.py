@@ -80,3 +80,26 @@ def _percent(value: float | None) -> float | None:
 
 def _round(value: float | None) -> float | None:
     return None if value is None else round(float(value), 4)
+
+
+def outside_table(reports: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
+    """One row per photo model whose saved report measured it outside its data sets (training/outside.py): on
+    cat and dog photos from other sources than Kaggle, and on the everyday photos of the categories kept for
+    test (no model learns from them)."""
+    rows = []
+    for name, report in reports.items():
+        outside = report.get("outside")
+        if not outside:
+            continue
+        pets, everyday = outside["pets"], outside.get("everyday", {})
+        rows.append(
+            {
+                "Model": name,
+                "Accuracy (%)": _percent(pets["accuracy"]),
+                "ECE (%)": _percent(pets["ece"]),
+                "Pets refused (%)": _percent(pets.get("refused")),
+                "Everyday caught (%)": _percent(everyday.get("caught", {}).get("test")),
+                "AUROC, unknown output": _round(everyday.get("auroc_outside_pets", {}).get("unknown")),
+            }
+        )
+    return pd.DataFrame(rows)
