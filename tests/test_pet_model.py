@@ -156,6 +156,7 @@ def test_test_accuracy_and_calibration(pet_classifier, held_out) -> None:
     # Measured again here, independently of training.evaluate: the committed report says the same
     saved = json.loads(eval_path(PET_CHECKPOINT).read_text())
     assert accuracy == pytest.approx(saved["accuracy"], abs=1e-3)
+    assert len(saved["mistakes"]) == round((1 - accuracy) * len(labels))  # the photos the compare page shows
     assert expected_calibration_error(probs, labels) <= 0.015
 
 
