@@ -144,8 +144,9 @@ class DigitClassifierBase(Classifier):
         raise NotImplementedError
 
 
-class NumpyDigitClassifier(DigitClassifierBase):
-    """Wraps the from-scratch NumpyMLP (no torch needed)."""
+class NumpyMLPClassifier(Classifier):
+    """The from-scratch NumpyMLP (no torch needed) behind any input: the subclass's ``normalise(images)`` gives
+    standardised float32 (N, *pixels), which the network reads flattened (row by row, channels last)."""
 
     model: NumpyMLP
 
@@ -154,7 +155,7 @@ class NumpyDigitClassifier(DigitClassifierBase):
 
     def _flat(self, images: Any) -> np.ndarray:
         x = self.normalise(images)
-        return x.reshape(len(x), -1)  # (N, 784)
+        return x.reshape(len(x), -1)  # (N, 784) for digits, (N, S*S*3) for photos
 
     def logits(self, images: Any) -> np.ndarray:
         return self.model.forward(self._flat(images))[0][-1]
@@ -165,12 +166,19 @@ class NumpyDigitClassifier(DigitClassifierBase):
         return OrderedDict(zip(layer_names(self.model.config), [*activations[1:], zs[-1]]))
 
     def input_gradient(self, images: Any, target: Any) -> np.ndarray:
+        """d log p(target) / d pixel, float (N, *pixels) shaped like the normalised input, pixels on the 0..1
+        scale (``target``: int (N,) class indices)."""
         # By hand: dlogp/dlogits, back through the network (NumpyMLP.input_gradient), then through the
-        # normalisation x_norm = (x - mean) / std, whose derivative is 1 / std.
-        x = self._flat(images)
-        upstream = self.dlogits(self.model.forward(x)[0][-1], target).astype(np.float32)
-        grad = self.model.input_gradient(x, upstream) / np.float32(self.meta["normalization"]["std"])
-        return grad.reshape(len(x), 28, 28).astype(np.float64)
+        # normalisation x_norm = (x - mean) / std, whose derivative is 1 / std (one std, or one per channel).
+        x = self.normalise(images)
+        flat = x.reshape(len(x), -1)
+        upstream = self.dlogits(self.model.forward(flat)[0][-1], target).astype(np.float32)
+        grad = self.model.input_gradient(flat, upstream).reshape(x.shape)
+        return (grad / np.asarray(self.meta["normalization"]["std"], np.float32)).astype(np.float64)
+
+
+class NumpyDigitClassifier(NumpyMLPClassifier, DigitClassifierBase):
+    """The NumPy MLP on digits."""
 
 
 class TorchClassifierBase(Classifier):

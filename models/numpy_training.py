@@ -27,17 +27,24 @@ def cosine_lr(base: float, step: int, total: int) -> float:
     return 0.5 * base * (1 + np.cos(np.pi * min(step, total) / total))
 
 
-def random_shift(images: np.ndarray, max_shift: int, rng: np.random.Generator) -> np.ndarray:
-    """Shift each image of (N, H, W) by its own random (dy, dx) in [-max_shift, max_shift], zero-filled."""
+def random_shift(images: np.ndarray, max_shift: int, rng: np.random.Generator, mode: str = "constant") -> np.ndarray:
+    """Shift each image of (N, H, W) or (N, H, W, C) by its own random (dy, dx) in [-max_shift, max_shift]; the
+    pixels moved in are 0 (``mode="constant"``, digits) or repeat the edge (``"edge"``, photos)."""
     if max_shift <= 0:
         return images
-    n, h, w = images.shape
-    padded = np.pad(images, ((0, 0), (max_shift, max_shift), (max_shift, max_shift)))
+    n, h, w = images.shape[:3]
+    pad = ((0, 0), (max_shift, max_shift), (max_shift, max_shift)) + ((0, 0),) * (images.ndim - 3)
+    padded = np.pad(images, pad, mode=mode)
     dy = rng.integers(0, 2 * max_shift + 1, n)
     dx = rng.integers(0, 2 * max_shift + 1, n)
     rows = dy[:, None] + np.arange(h)  # (N, H)
     cols = dx[:, None] + np.arange(w)  # (N, W)
-    return padded[np.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]]
+    return padded[np.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]]  # any channels ride along
+
+
+def shifted_digits(max_shift: int, rng: np.random.Generator) -> Callable[[np.ndarray], np.ndarray]:
+    """The digits' ``prepare`` for ``train_steps``: digits (N, 28, 28) shifted at random, then flattened."""
+    return lambda batch: flat_input(random_shift(batch, max_shift, rng))
 
 
 def train_steps(
@@ -48,23 +55,19 @@ def train_steps(
     *,
     batch_size: int,
     rng: np.random.Generator,
-    max_shift: int,
     lr_at: Callable[[], float],
-    prepare: Callable[[np.ndarray], np.ndarray] | None = None,
+    prepare: Callable[[np.ndarray], np.ndarray],
 ) -> Iterator[tuple[int, float, int]]:
     """One shuffled pass, one mini-batch per step: yields (items, summed loss, correct answers) of each.
 
-    Each mini-batch is augmented, run with dropout and followed by one Adam step at the learning rate
-    ``lr_at()`` gives. Digits are shifted at random by up to ``max_shift`` pixels; ``prepare`` replaces that
-    for other inputs: a batch of ``images`` -> augmented network inputs (N, sizes[0]). Stop iterating to stop
-    training.
+    Each mini-batch of ``images`` becomes augmented network inputs (N, sizes[0]) by ``prepare`` (for digits,
+    ``shifted_digits``), is run with dropout and followed by one Adam step at the learning rate ``lr_at()``
+    gives. Stop iterating to stop training.
     """
     order = rng.permutation(len(labels))
     for start in range(0, len(order), batch_size):
         idx = np.sort(order[start : start + batch_size])  # sorted: faster reads from a memory-mapped cache
-        batch = np.asarray(images[idx])
-        x = prepare(batch) if prepare else flat_input(random_shift(batch, max_shift, rng))
-        y = labels[idx]
+        x, y = prepare(np.asarray(images[idx])), labels[idx]
         optimizer.lr = lr_at()
         loss, logits, grads = model.loss_and_grads(x, y, rng)
         optimizer.step(grads)

@@ -10,13 +10,11 @@ Both standardise pixels with the per-channel mean and std the checkpoint carries
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from typing import Any
 
 import numpy as np
 
-from models.classifiers import Classifier, TorchClassifierBase
-from models.numpy_mlp import NumpyMLP, layer_names
+from models.classifiers import Classifier, NumpyMLPClassifier, TorchClassifierBase
 from models.preprocessing import photo_pixels
 
 
@@ -32,37 +30,13 @@ class PhotoClassifierBase(Classifier):
         return (photo_pixels(images, self.input_size) - mean) / std
 
 
-class PetMLPClassifier(PhotoClassifierBase):
-    """The NumPy MLP on photos (no torch needed): input (N, S*S*3) in (row, column, channel) order."""
-
-    model: NumpyMLP
+class PetMLPClassifier(NumpyMLPClassifier, PhotoClassifierBase):
+    """The NumPy MLP on photos (no torch needed): input (N, S*S*3) in (row, column, channel) order; its
+    ``input_gradient`` is (N, S, S, 3) at the model's input size."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.input_size = int(round((self.model.config.sizes[0] / 3) ** 0.5))
-
-    def num_parameters(self) -> int:
-        return self.model.num_parameters()
-
-    def _flat(self, images: Any) -> np.ndarray:
-        x = self.normalise(images)
-        return x.reshape(len(x), -1)  # (N, S*S*3)
-
-    def logits(self, images: Any) -> np.ndarray:
-        return self.model.forward(self._flat(images))[0][-1]
-
-    def activations(self, images: Any) -> OrderedDict[str, np.ndarray]:
-        zs, activations, _ = self.model.forward(self._flat(images))
-        return OrderedDict(zip(layer_names(self.model.config), [*activations[1:], zs[-1]]))
-
-    def input_gradient(self, images: Any, target: Any) -> np.ndarray:
-        """d log p(target) / d pixel, float (N, S, S, 3), pixels on the 0..1 scale at the model's input size."""
-        # By hand, as for the digit MLP: dlogp/dlogits, back through the network, then through the
-        # standardisation (pixel - mean) / std, whose derivative is 1 / std of the pixel's channel.
-        x = self._flat(images)
-        upstream = self.dlogits(self.model.forward(x)[0][-1], target).astype(np.float32)
-        grad = self.model.input_gradient(x, upstream).reshape(len(x), self.input_size, self.input_size, 3)
-        return (grad / np.asarray(self.meta["normalization"]["std"], np.float32)).astype(np.float64)
 
 
 class PetCNNClassifier(PhotoClassifierBase, TorchClassifierBase):

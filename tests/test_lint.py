@@ -89,3 +89,14 @@ def test_the_model_keys_are_listed_once() -> None:
                 if len(keys) >= 2:
                     offenders.append(f"{p.relative_to(ROOT)}:{node.lineno} {sorted(keys)}")
     assert offenders == []
+
+
+def test_only_the_outside_measurement_reads_the_outside_photos() -> None:
+    """pets_outside_dev/ is for measuring only: outside tests, one module names it (training/outside.py), and no
+    module a trainer can reach imports that one (training, thresholds and temperatures never see it)."""
+    naming = {p.relative_to(ROOT).as_posix() for p in python_files("models", "uploads", "training", "app", "benchmarks")
+              if "pets_outside_dev" in p.read_text()}
+    assert naming == {"training/outside.py"}
+    importers = {p.relative_to(ROOT).as_posix() for p in python_files("models", "uploads", "training", "app")
+                 if "training.outside" in p.read_text()}
+    assert importers == {"training/evaluate.py"}

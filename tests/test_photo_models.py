@@ -145,7 +145,8 @@ def test_test_accuracy_and_calibration(key: str, photo_classifiers, data_dir) ->
 def outside(data_dir) -> dict:
     """The outside photos, decoded once for the three models: pets_outside_dev's with their labels and sources,
     and the everyday photos of the test categories."""
-    from training.pet_data import not_pet_files, outside_pets
+    from training.outside import outside_pets
+    from training.pet_data import not_pet_files
 
     files, labels, sources = outside_pets(data_dir)
     everyday = not_pet_files(data_dir, "test", "not_pets_everyday")

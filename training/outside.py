@@ -2,7 +2,8 @@
 of ``pets_outside_dev/`` (other sources than Kaggle; for measuring only) and the everyday photos of
 ``not_pets_everyday/`` (sports scenes, groceries, clothing), all of them and the categories kept for test.
 
-Every figure is at the model's own threshold and temperature, exactly as the app answers.
+Every figure is at the model's own threshold and temperature, exactly as the app answers. Only this module
+reads ``pets_outside_dev/`` (tests/test_lint.py checks it): no training, threshold or temperature sees it.
 """
 
 from __future__ import annotations
@@ -15,10 +16,21 @@ import numpy as np
 
 from models.calibration import expected_calibration_error
 from models.classifiers import Classifier
-from training.pet_data import decoded, load_not_pets, outside_pets
+from models.datasets import DataNotFoundError
+from training.pet_data import PET_CLASSES, decoded, load_not_pets, not_pet_files
 from training.report import unknown_report
 
 EVERYDAY = "not_pets_everyday"
+
+
+def outside_pets(data_dir: Path) -> tuple[list[str], np.ndarray, list[str]]:
+    """The cat and dog photos from outside Kaggle (``pets_outside_dev/{cat,dog}/<source>_<n>.jpg``): files,
+    labels (cat=0, dog=1) and each photo's source. For measuring only: never for training or thresholds."""
+    root = Path(data_dir) / "pets_outside_dev"
+    files = [(str(f), label) for label, cls in enumerate(PET_CLASSES) for f in sorted((root / cls).glob("*.jpg"))]
+    if not files:
+        raise DataNotFoundError(f"no photos in {root.resolve()}: expected pets_outside_dev/{{cat,dog}}/*.jpg")
+    return [f for f, _ in files], np.array([y for _, y in files]), [Path(f).name.split("_")[0] for f, _ in files]
 
 
 def outside_report(clf: Classifier, data_dir: Path, logits_of: Callable[[np.ndarray], np.ndarray]) -> dict[str, Any]:
@@ -38,7 +50,9 @@ def outside_report(clf: Classifier, data_dir: Path, logits_of: Callable[[np.ndar
     }
     if not clf.has_unknown_output:
         return {"pets": pets}
-    everyday = {split: logits_of(load_not_pets(data_dir, split, side, folder=EVERYDAY)) for split in ("all", "test")}
+    every = logits_of(load_not_pets(data_dir, "all", side, folder=EVERYDAY))  # the test categories are among them
+    kept = set(not_pet_files(data_dir, "test", EVERYDAY))
+    everyday = {"all": every, "test": every[[f in kept for f in not_pet_files(data_dir, "all", EVERYDAY)]]}
     held_out = unknown_report(clf, logits, {"everyday test categories": everyday["test"]}, "pets_outside_dev")
     pets["refused"] = held_out["known_refused"]
     caught = {split: float((clf.unknown_score_of(z) > clf.unknown_threshold).mean()) for split, z in everyday.items()}

@@ -12,14 +12,17 @@ later epochs and runs read the cache (memory-mapped).
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from models.datasets import DATA_ENV, DataNotFoundError
 from models.preprocessing import resize_photo
+from models.registry import BY_KEY
 from training.cache import cached, parallel_map
 from training.calibrate import calibrate
 from uploads import decode_photo
@@ -78,16 +81,6 @@ def load_not_pets(data_dir: Path, split: str, side: int, limit: int | None = Non
     files = not_pet_files(data_dir, split, folder)[:limit]
     name = "not-pets" if folder == "not_pets" else folder.replace("_", "-")
     return decoded(f"{name}-{split}-{side}-{len(files)}", files, side)
-
-
-def outside_pets(data_dir: Path) -> tuple[list[str], np.ndarray, list[str]]:
-    """The cat and dog photos from outside Kaggle (``pets_outside_dev/{cat,dog}/<source>_<n>.jpg``): files,
-    labels (cat=0, dog=1) and each photo's source. For measuring only: never for training or thresholds."""
-    root = Path(data_dir) / "pets_outside_dev"
-    files = [(str(f), label) for label, cls in enumerate(PET_CLASSES) for f in sorted((root / cls).glob("*.jpg"))]
-    if not files:
-        raise DataNotFoundError(f"no photos in {root.resolve()}: expected pets_outside_dev/{{cat,dog}}/*.jpg")
-    return [f for f, _ in files], np.array([y for _, y in files]), [Path(f).name.split("_")[0] for f, _ in files]
 
 
 def decoded(name: str, files: list[str], side: int) -> np.ndarray:
@@ -152,3 +145,20 @@ def calibrate_pets(logits: Callable[[np.ndarray], np.ndarray], data: PetData) ->
     """The "calibration" and "unknown" meta of a photo model from its ``logits(photos)`` on the validation sets."""
     return calibrate(logits(data.val[0]), data.val[1], logits(data.val_unknown), NEITHER,
                      "cats-vs-dogs validation photos", "validation photos of other things", REFUSE_RATE)
+
+
+def add_pet_data_args(p: argparse.ArgumentParser, side: int) -> None:
+    """The flags every photo trainer has: the side of the photo its network reads, and "neither"."""
+    p.add_argument("--image-size", type=int, default=side,
+                   help=f"side of the square photo the network reads (default {side})")
+    p.add_argument("--unknowns", action=argparse.BooleanOptionalAction, default=True,
+                   help="train a 'neither' output on photos that are neither cats nor dogs (default on)")
+
+
+def pet_meta(key: str, architecture: str, config: Any, seed: int, training: dict, metrics: dict) -> dict[str, Any]:
+    """A photo model's checkpoint meta, as ``models.load_classifier`` reads it: its key and name, architecture,
+    config (a frozen dataclass), classes, pixel standardisation, seed, training settings and metrics."""
+    return {"model_type": key, "display_name": BY_KEY[key].name, "architecture": architecture,
+            "config": asdict(config), "class_names": PET_CLASSES,
+            "normalization": {"mean": list(MEAN), "std": list(STD)}, "seed": seed, "training": training,
+            "metrics": metrics}

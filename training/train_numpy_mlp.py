@@ -15,7 +15,7 @@ import time
 import numpy as np
 
 from models.numpy_mlp import Adam, MLPConfig, NumpyMLP
-from models.numpy_training import checkpoint_meta, cosine_lr, evaluate, predict_logits, train_steps
+from models.numpy_training import checkpoint_meta, cosine_lr, evaluate, predict_logits, shifted_digits, train_steps
 from models.registry import BY_KEY
 from training.cli import add_common_args, fail, prepare_run
 from training.digit_data import add_data_args, calibrate_digits, data_from_args
@@ -24,8 +24,8 @@ from training.runlog import log_epoch, progress, save_run, training_meta
 
 def train_one_epoch(model: NumpyMLP, optimizer: Adam, images: np.ndarray, labels: np.ndarray, *,
                     show_progress: bool = True, desc: str = "numpy_mlp", **settings) -> dict[str, float]:
-    """One pass of ``models.numpy_training.train_steps`` (``settings``: batch_size, rng, max_shift, lr_at and
-    maybe prepare) with a progress bar. Returns {"train_loss", "train_acc"} measured on the augmented
+    """One pass of ``models.numpy_training.train_steps`` (``settings``: batch_size, rng, lr_at, prepare) with a
+    progress bar. Returns {"train_loss", "train_acc"} measured on the augmented
     mini-batches."""
     seen = total_loss = correct = 0.0
     steps = -(-len(labels) // settings["batch_size"])
@@ -66,8 +66,9 @@ def run(args: argparse.Namespace) -> None:
     for epoch in range(1, args.epochs + 1):
         t0 = time.perf_counter()
         record = train_one_epoch(
-            model, optimizer, x_train, y_train, batch_size=args.batch_size, rng=rng, max_shift=args.max_shift,
-            lr_at=lambda: cosine_lr(args.lr, next(step), total_steps), show_progress=not args.no_progress,
+            model, optimizer, x_train, y_train, batch_size=args.batch_size, rng=rng,
+            prepare=shifted_digits(args.max_shift, rng), lr_at=lambda: cosine_lr(args.lr, next(step), total_steps),
+            show_progress=not args.no_progress,
         )
         log_epoch(history, epoch, args.epochs, record, evaluate(model, *data.val), t0)
     wall = time.perf_counter() - started

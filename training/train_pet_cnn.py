@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import copy
 import time
-from dataclasses import asdict
 
 import numpy as np
 import torch
@@ -32,10 +31,9 @@ from torchvision.transforms import v2
 
 from models.cnn import CNN, CNNConfig
 from models.datasets import DataNotFoundError, resolve_data_dir
-from models.registry import BY_KEY
 from training.cli import add_common_args, fail, prepare_run
 from training.distributed import join, leave, shard, wrap
-from training.pet_data import MEAN, PET_CLASSES, STD, calibrate_pets, load_pet_data
+from training.pet_data import MEAN, PET_CLASSES, STD, add_pet_data_args, calibrate_pets, load_pet_data, pet_meta
 from training.resume import load_state, save_state, signature
 from training.runlog import log_epoch, save_run, training_meta
 from training.torch_loop import cpu_supports_bf16, evaluate, predict_logits, state_to_numpy, train_one_epoch
@@ -73,7 +71,7 @@ def make_prepare(size: int):
 
 def add_arguments(p: argparse.ArgumentParser, model: str = "pet_cnn") -> None:
     add_common_args(p, model=model, epochs=36, batch_size=64, lr=2e-3, download=False)
-    p.add_argument("--image-size", type=int, default=128, help="side of the square network input (default 128)")
+    add_pet_data_args(p, 128)
     p.add_argument("--sizes", type=int, nargs="+", default=[96, 112],
                    help="training crop sides, each for an equal share of the epochs, in order (default 96 112)")
     p.add_argument("--channels", type=int, nargs="+", default=[48, 96, 192, 384],
@@ -84,8 +82,6 @@ def add_arguments(p: argparse.ArgumentParser, model: str = "pet_cnn") -> None:
     p.add_argument("--cutmix", type=float, default=0.5, help="share of batches mixed by CutMix (default 0.5)")
     p.add_argument("--ema", type=float, default=0.998,
                    help="decay of the weights' moving average, per step (default 0.998)")
-    p.add_argument("--unknowns", action=argparse.BooleanOptionalAction, default=True,
-                   help="train a 'neither' output on photos that are neither cats nor dogs (default on)")
     p.add_argument("--everyday", action=argparse.BooleanOptionalAction, default=True,
                    help="also learn 'neither' from the everyday photos' training categories (default on)")
     p.add_argument("--resume", action="store_true",
@@ -165,25 +161,17 @@ def run(args: argparse.Namespace) -> None:
         return leave()
     model.load_state_dict(best[2])
     model = model.to(memory_format=torch.contiguous_format)
-    meta = {
-        "model_type": "pet_cnn",
-        "display_name": BY_KEY["pet_cnn"].name,
-        "architecture": config.summary() + " (PyTorch)",
-        "config": asdict(config),
-        "class_names": PET_CLASSES,
-        "normalization": {"mean": list(MEAN), "std": list(STD)},
-        "seed": args.seed,
-        "training": training_meta(
-            args, wall, optimizer="AdamW, one-cycle", label_smoothing=args.label_smoothing, bf16=args.bf16,
-            augmentation="torchvision: random resized crop (scale 0.35-1, aspect 3/4-4/3), flip, TrivialAugmentWide, "
-            f"grey 5%, blur 20%, JPEG 30-95 30%; CutMix on {args.cutmix:.0%} of batches",
-            weight_average=f"EMA {args.ema}", crop_sizes=args.sizes, train_images=data.train_images,
-            unknowns=args.unknowns, everyday=args.everyday, unknown_images=data.unknown_images, processes=world.size,
-        ),
-        # The epoch is chosen on val, so val_acc flatters a little; the reported figure is the test accuracy,
-        # from `python -m training.evaluate`, measured once at the end.
-        "metrics": {"val_acc": best[0], "best_epoch": best[1]},
-    }
+    training = training_meta(
+        args, wall, optimizer="AdamW, one-cycle", label_smoothing=args.label_smoothing, bf16=args.bf16,
+        augmentation="torchvision: random resized crop (scale 0.35-1, aspect 3/4-4/3), flip, TrivialAugmentWide, "
+        f"grey 5%, blur 20%, JPEG 30-95 30%; CutMix on {args.cutmix:.0%} of batches",
+        weight_average=f"EMA {args.ema}", crop_sizes=args.sizes, train_images=data.train_images,
+        unknowns=args.unknowns, everyday=args.everyday, unknown_images=data.unknown_images, processes=world.size,
+    )
+    # The epoch is chosen on val, so val_acc flatters a little; the reported figure is the test accuracy,
+    # from `python -m training.evaluate`, measured once at the end.
+    meta = pet_meta("pet_cnn", config.summary() + " (PyTorch)", config, args.seed, training,
+                    {"val_acc": best[0], "best_epoch": best[1]})
     if args.unknowns:
         prepare = make_prepare(args.image_size)
         meta |= calibrate_pets(lambda photos: predict_logits(model, photos, prepare=prepare), data)

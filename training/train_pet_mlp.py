@@ -13,16 +13,14 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from dataclasses import asdict
 
 import numpy as np
 
 from models.datasets import DataNotFoundError, resolve_data_dir
 from models.numpy_mlp import Adam, MLPConfig, NumpyMLP
-from models.numpy_training import cosine_lr, evaluate, predict_logits
-from models.registry import BY_KEY
+from models.numpy_training import cosine_lr, evaluate, predict_logits, random_shift
 from training.cli import add_common_args, fail, prepare_run
-from training.pet_data import MEAN, PET_CLASSES, STD, calibrate_pets, load_pet_data
+from training.pet_data import MEAN, PET_CLASSES, STD, add_pet_data_args, calibrate_pets, load_pet_data, pet_meta
 from training.runlog import log_epoch, save_run, training_meta
 from training.train_numpy_mlp import train_one_epoch
 
@@ -38,14 +36,9 @@ def augment(batch: np.ndarray, rng: np.random.Generator, max_shift: int, jitter:
     """uint8 (N, S, S, 3) -> float32 (N, S, S, 3) in 0..1: each photo flipped left-right with probability 1/2,
     shifted by up to ``max_shift`` pixels (edges repeated), and its contrast and brightness scaled/shifted by
     up to ``jitter``."""
-    n, side = len(batch), batch.shape[1]
+    n = len(batch)
     flipped = np.where((rng.random(n) < 0.5)[:, None, None, None], batch[:, :, ::-1], batch)
-    if max_shift > 0:
-        padded = np.pad(flipped, ((0, 0), (max_shift, max_shift), (max_shift, max_shift), (0, 0)), mode="edge")
-        rows = rng.integers(0, 2 * max_shift + 1, n)[:, None] + np.arange(side)  # (N, S)
-        cols = rng.integers(0, 2 * max_shift + 1, n)[:, None] + np.arange(side)
-        flipped = padded[np.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]]
-    x = flipped.astype(np.float32) / np.float32(255.0)
+    x = random_shift(flipped, max_shift, rng, mode="edge").astype(np.float32) / np.float32(255.0)
     contrast = rng.uniform(1 - jitter, 1 + jitter, (n, 1, 1, 1)).astype(np.float32)
     brightness = rng.uniform(-jitter / 2, jitter / 2, (n, 1, 1, 1)).astype(np.float32)
     mean = x.mean(axis=(1, 2, 3), keepdims=True)
@@ -54,15 +47,13 @@ def augment(batch: np.ndarray, rng: np.random.Generator, max_shift: int, jitter:
 
 def add_arguments(p: argparse.ArgumentParser, model: str = "pet_mlp") -> None:
     add_common_args(p, model=model, epochs=60, batch_size=128, lr=1e-3, download=False)
-    p.add_argument("--image-size", type=int, default=32, help="side of the photo the MLP reads (default 32)")
+    add_pet_data_args(p, 32)
     p.add_argument("--hidden", type=int, nargs="+", default=[1024, 512],
                    help="hidden layer widths (default 1024 512)")
     p.add_argument("--dropout", type=float, default=0.3, help="dropout on hidden units (default 0.3)")
     p.add_argument("--weight-decay", type=float, default=0.0, help="L2 coefficient lambda (default 0)")
     p.add_argument("--max-shift", type=int, default=2, help="random shift in pixels (default 2, 0 = off)")
     p.add_argument("--jitter", type=float, default=0.2, help="brightness and contrast jitter (default 0.2)")
-    p.add_argument("--unknowns", action=argparse.BooleanOptionalAction, default=True,
-                   help="train a 'neither' output on photos that are neither cats nor dogs (default on)")
 
 
 def run(args: argparse.Namespace) -> None:
@@ -87,7 +78,7 @@ def run(args: argparse.Namespace) -> None:
     for epoch in range(1, args.epochs + 1):
         t0 = time.perf_counter()
         record = train_one_epoch(
-            model, optimizer, x_train, y_train, batch_size=args.batch_size, rng=rng, max_shift=args.max_shift,
+            model, optimizer, x_train, y_train, batch_size=args.batch_size, rng=rng,
             prepare=lambda batch: flat_photos(augment(batch, rng, args.max_shift, args.jitter)),
             lr_at=lambda: cosine_lr(args.lr, next(step), total_steps), show_progress=not args.no_progress,
             desc="pet_mlp",
@@ -95,23 +86,16 @@ def run(args: argparse.Namespace) -> None:
         val = evaluate(model, x_val, y_val, classes=len(PET_CLASSES), prepare=flat_photos)
         log_epoch(history, epoch, args.epochs, record, val, t0)
     wall = time.perf_counter() - started
-    meta = {
-        "model_type": "pet_mlp",
-        "display_name": BY_KEY["pet_mlp"].name,
-        "architecture": f"{config.summary()} (NumPy, hand-written backprop, Adam), input {args.image_size}x"
-                        f"{args.image_size}x3 flattened",
-        "config": asdict(config),
-        "class_names": PET_CLASSES,
-        "normalization": {"mean": list(MEAN), "std": list(STD)},
-        "seed": args.seed,
-        "training": training_meta(
-            args, wall, optimizer="Adam, cosine decay", augmentation=f"flip, shift {args.max_shift}px, brightness "
-            f"and contrast {args.jitter:g}", train_images=data.train_images, unknowns=args.unknowns,
-            unknown_images=data.unknown_images if args.unknowns else 0,
-        ),
-        # The last epoch is kept (no choosing on val); the reported figure is `python -m training.evaluate`'s.
-        "metrics": {"val_acc": history["epochs"][-1]["val_acc"]},
-    }
+    training = training_meta(
+        args, wall, optimizer="Adam, cosine decay", augmentation=f"flip, shift {args.max_shift}px, brightness "
+        f"and contrast {args.jitter:g}", train_images=data.train_images, unknowns=args.unknowns,
+        unknown_images=data.unknown_images,
+    )
+    # The last epoch is kept (no choosing on val); the reported figure is `python -m training.evaluate`'s.
+    side = args.image_size
+    architecture = f"{config.summary()} (NumPy, hand-written backprop, Adam), input {side}x{side}x3 flattened"
+    meta = pet_meta("pet_mlp", architecture, config, args.seed, training,
+                    {"val_acc": history["epochs"][-1]["val_acc"]})
     if args.unknowns:
         meta |= calibrate_pets(lambda photos: predict_logits(model, photos, prepare=flat_photos), data)
     save_run(args.out, model.state_dict(), meta, history | {"wall_time_s": wall})

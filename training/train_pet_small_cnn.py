@@ -14,17 +14,15 @@ import argparse
 import copy
 import os
 import time
-from dataclasses import asdict
 
 import numpy as np
 import torch
 
 from models.cnn import CNN, CNNConfig
 from models.datasets import DataNotFoundError, resolve_data_dir
-from models.registry import BY_KEY
 from training.augment import random_affine
 from training.cli import add_common_args, fail, prepare_run
-from training.pet_data import MEAN, PET_CLASSES, STD, calibrate_pets, load_pet_data
+from training.pet_data import MEAN, PET_CLASSES, STD, add_pet_data_args, calibrate_pets, load_pet_data, pet_meta
 from training.runlog import log_epoch, save_run, training_meta
 from training.torch_loop import cpu_supports_bf16, evaluate, predict_logits, state_to_numpy, train_one_epoch
 
@@ -46,13 +44,11 @@ def make_prepare(generator: torch.Generator):
 
 def add_arguments(p: argparse.ArgumentParser, model: str = "pet_small_cnn") -> None:
     add_common_args(p, model=model, epochs=20, batch_size=64, lr=2e-3, download=False)
-    p.add_argument("--image-size", type=int, default=64, help="side of the square network input (default 64)")
+    add_pet_data_args(p, 64)
     p.add_argument("--channels", type=int, nargs="+", default=[32, 64, 128, 256],
                    help="conv widths, one conv per block (default 32 64 128 256)")
     p.add_argument("--dropout", type=float, default=0.5, help="dropout before the linear head (default 0.5)")
     p.add_argument("--weight-decay", type=float, default=1e-4, help="AdamW weight decay (default 1e-4)")
-    p.add_argument("--unknowns", action=argparse.BooleanOptionalAction, default=True,
-                   help="train a 'neither' output on photos that are neither cats nor dogs (default on)")
     p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=cpu_supports_bf16(),
                    help="bfloat16 autocast for training (default: on if the CPU has native bf16)")
 
@@ -94,22 +90,14 @@ def run(args: argparse.Namespace) -> None:
     wall = time.perf_counter() - started
     model.load_state_dict(best[2])
     model = model.to(memory_format=torch.contiguous_format)
-    meta = {
-        "model_type": "pet_small_cnn",
-        "display_name": BY_KEY["pet_small_cnn"].name,
-        "architecture": config.summary() + " (PyTorch)",
-        "config": asdict(config),
-        "class_names": PET_CLASSES,
-        "normalization": {"mean": list(MEAN), "std": list(STD)},
-        "seed": args.seed,
-        "training": training_meta(
-            args, wall, optimizer="AdamW, one-cycle", bf16=args.bf16, weight_decay=args.weight_decay,
-            augmentation="flip, zoom 1-1.15, shift 6%", train_images=data.train_images, unknowns=args.unknowns,
-            unknown_images=data.unknown_images if args.unknowns else 0,
-        ),
-        # The epoch is chosen on val, so val_acc flatters a little; `python -m training.evaluate` reports test.
-        "metrics": {"val_acc": best[0], "best_epoch": best[1]},
-    }
+    training = training_meta(
+        args, wall, optimizer="AdamW, one-cycle", bf16=args.bf16, weight_decay=args.weight_decay,
+        augmentation="flip, zoom 1-1.15, shift 6%", train_images=data.train_images, unknowns=args.unknowns,
+        unknown_images=data.unknown_images,
+    )
+    # The epoch is chosen on val, so val_acc flatters a little; `python -m training.evaluate` reports test.
+    meta = pet_meta("pet_small_cnn", config.summary() + " (PyTorch)", config, args.seed, training,
+                    {"val_acc": best[0], "best_epoch": best[1]})
     if args.unknowns:
         meta |= calibrate_pets(lambda photos: predict_logits(model, photos, prepare=prepare), data)
     save_run(args.out, state_to_numpy(model), meta, history | {"wall_time_s": wall})

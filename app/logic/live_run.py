@@ -33,7 +33,7 @@ from app.logic.live_setup import TrainingData, TrainingSettings, training_data
 from models.checkpoint import save_checkpoint
 from models.classifiers import DIGIT_CLASSES, NumpyDigitClassifier
 from models.numpy_mlp import Adam, MLPConfig, NumpyMLP
-from models.numpy_training import checkpoint_meta, cosine_lr, evaluate, train_steps
+from models.numpy_training import checkpoint_meta, cosine_lr, evaluate, shifted_digits, train_steps
 
 ACTIVE = ("queued", "running")
 PUBLISH_EVERY_S = 0.25  # the page polls once a second; publishing 4x as often keeps what it shows fresh
@@ -199,7 +199,8 @@ class LiveRun:
         self._publish(message="Training…", weights=_first_layer(model))
         for epoch in range(1, s.epochs + 1):
             seen = loss_sum = correct = 0
-            batches = train_steps(model, optimizer, x, y, batch_size=s.batch_size, rng=rng, max_shift=s.max_shift,
+            batches = train_steps(model, optimizer, x, y, batch_size=s.batch_size, rng=rng,
+                                  prepare=shifted_digits(s.max_shift, rng),
                                   lr_at=lambda: cosine_lr(s.lr, step, total))  # noqa: B023 - the current step
             for n, loss, right in batches:
                 step, seen, loss_sum, correct = step + 1, seen + n, loss_sum + loss, correct + right
