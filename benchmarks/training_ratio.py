@@ -36,6 +36,7 @@ def training_ratio_child(examples: int, rounds: int, batch_size: int) -> dict[st
     import torch
 
     from models.numpy_mlp import Adam, MLPConfig, NumpyMLP
+    from models.numpy_training import shifted_digits
     from models.torch_mlp import TorchMLP
     from training import train_numpy_mlp
     from training.torch_loop import train_one_epoch as torch_epoch
@@ -50,7 +51,8 @@ def training_ratio_child(examples: int, rounds: int, batch_size: int) -> dict[st
         rng = np.random.default_rng(r)
         started = time.perf_counter()
         train_numpy_mlp.train_one_epoch(
-            model, optimizer, x, y, batch_size=batch_size, rng=rng, max_shift=2, lr_at=lambda: 1e-3, show_progress=False
+            model, optimizer, x, y, batch_size=batch_size, rng=rng, prepare=shifted_digits(2, rng), lr_at=lambda: 1e-3,
+            show_progress=False,
         )
         numpy_times.append(time.perf_counter() - started)
 
