@@ -170,3 +170,17 @@ def test_the_outside_figures_in_the_report(key: str, photo_classifiers, outside)
     caught = np.concatenate([clf.unknown_score(everyday[s : s + 200]) for s in range(0, len(everyday), 200)])
     assert saved["everyday"]["n"]["test"] == len(everyday) == 330
     assert saved["everyday"]["caught"]["test"] == pytest.approx((caught > clf.unknown_threshold).mean(), abs=4e-3)
+
+
+def test_squaring_a_photo_by_crop_or_letterbox() -> None:
+    """evaluate --aspect: a wide or tall photo's centre square, or the photo on a grey square; stretch keeps it."""
+    from training.outside import squared
+
+    wide = np.arange(4 * 8 * 3, dtype=np.uint8).reshape(4, 8, 3)
+    np.testing.assert_array_equal(squared(wide, "crop"), wide[:, 2:6])
+    np.testing.assert_array_equal(squared(wide.transpose(1, 0, 2), "crop"), wide.transpose(1, 0, 2)[2:6])
+    boxed = squared(wide, "letterbox")
+    assert boxed.shape == (8, 8, 3)
+    np.testing.assert_array_equal(boxed[2:6], wide)
+    assert (boxed[:2] == 128).all() and (boxed[6:] == 128).all()
+    assert squared(wide, "stretch") is wide

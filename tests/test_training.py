@@ -335,3 +335,43 @@ def test_a_stopped_pet_cnn_run_resumes_where_it_stopped(tmp_path: Path, data_dir
     assert len(json.loads(history_path(tmp_path / "runs" / "split.safetensors").read_text())["epochs"]) == 2
     assert stops(train_cli.main, [*args, "--out", "runs/never.safetensors", "--resume"]) == 2
     assert "no saved state" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_pet_cnn_init_fine_tunes_a_checkpoint_and_refuses_one_that_does_not_fit(
+        tmp_path: Path, data_dir: Path, monkeypatch, capsys) -> None:
+    """With --init the run starts from the checkpoint's weights (at a learning rate of almost nothing, it ends
+    where it started; from scratch it does not); a checkpoint of another shape stops the run with a message."""
+    monkeypatch.chdir(tmp_path)
+    args = ["pet_cnn", "--limit", "32", "--image-size", "64", "--epochs", "1", "--no-progress", "--lr", "1e-9",
+            "--data-dir", str(data_dir)]
+    shipped = load_checkpoint(PET_CHECKPOINTS["pet_cnn"])[0]
+    train_cli.main([*args, "--init", str(PET_CHECKPOINTS["pet_cnn"]), "--out", "runs/tuned.safetensors"])
+    train_cli.main([*args, "--out", "runs/scratch.safetensors"])
+    (tuned, tuned_meta), (scratch, scratch_meta) = (load_checkpoint(tmp_path / "runs" / f"{n}.safetensors")
+                                                    for n in ("tuned", "scratch"))
+    assert tuned_meta["training"]["started_from"]["sha256"] == sha256_of(PET_CHECKPOINTS["pet_cnn"])
+    assert scratch_meta["training"]["started_from"] is None
+    convs = [k for k, v in shipped.items() if v.ndim == 4]
+    assert len(convs) == 8
+    for key in [*convs, "fc.weight"]:
+        np.testing.assert_allclose(tuned[key], shipped[key], atol=1e-5)
+        assert np.abs(scratch[key] - shipped[key]).max() > 0.01, key
+    assert stops(train_cli.main, [*args, "--init", str(PET_CHECKPOINTS["pet_small_cnn"]),
+                                  "--out", "runs/other.safetensors"]) == 2
+    assert "--init" in capsys.readouterr().err and not (tmp_path / "runs" / "other.safetensors").exists()
+
+
+def test_feature_distance_is_the_mahalanobis_distance_to_the_nearer_class_mean() -> None:
+    from training.neither_scores import fit_distance
+
+    rng = np.random.default_rng(0)
+    cov = np.array([[4.0, 1.0, 0.0], [1.0, 1.0, 0.0], [0.0, 0.0, 0.25]])
+    means = np.array([[0.0, 0.0, 0.0], [10.0, 0.0, 0.0]])
+    labels = rng.integers(0, 2, 20_000)
+    features = means[labels] + rng.multivariate_normal(np.zeros(3), cov, len(labels))
+    distance = fit_distance(features, labels, shrink=0.0)
+    points = np.array([[0.0, 0.0, 0.0], [2.0, 0.0, 0.0], [0.0, 0.0, 1.0], [9.0, 0.0, 0.0], [5.0, 5.0, 5.0]])
+    expected = np.min([np.einsum("nc,cd,nd->n", points - m, np.linalg.inv(cov), points - m) for m in means], axis=0)
+    np.testing.assert_allclose(distance(points), expected, rtol=0.05, atol=0.02)
+    assert distance(points)[4] > 100 * distance(points)[0]

@@ -33,7 +33,7 @@ from models.datasets import DATA_ENV, DataNotFoundError, load_mnist, resolve_dat
 from models.metrics import evaluate_predictions
 from models.samples import load_digit_sample, pet_examples
 from training.cli import fail
-from training.outside import format_outside, outside_report
+from training.outside import ASPECTS, format_outside, outside_report
 from training.report import calibration_report, unknown_report
 from training.runlog import progress
 from uploads import load_photo
@@ -174,7 +174,8 @@ def evaluate_checkpoint(checkpoint_file: str, args: argparse.Namespace) -> dict[
         data_dir = resolve_data_dir(args.data_dir)
         result["mistakes"] = photo_mistakes(clf, probabilities, labels, data_dir, args.split)
         try:
-            result["outside"] = outside_report(clf, data_dir, lambda x: logits_of(clf, x, args.batch_size, False))
+            result["outside"] = outside_report(clf, data_dir, lambda x: logits_of(clf, x, args.batch_size, False),
+                                               args.aspect)
         except DataNotFoundError as e:
             fail(str(e))
     if unknown:
@@ -212,6 +213,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--sample", action="store_true", help="use the small samples bundled in samples/ instead")
     p.add_argument("--split", choices=("test", "val"), default="test",
                    help="which held-out set to measure (default test; val is for tuning, test is reported)")
+    p.add_argument("--aspect", choices=ASPECTS, default="stretch",
+                   help="photo models: how the photos from outside Kaggle, most not square, are made square before "
+                   "the model stretches them (default stretch, as the app does; crop and letterbox are for comparing)")
     p.add_argument("--json", dest="json_out", default=None, help="also write the results to this JSON file")
     p.add_argument(
         "--save",

@@ -23,12 +23,15 @@ from __future__ import annotations
 import argparse
 import copy
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torchvision.transforms import v2
 
+from models import CheckpointError
+from models.checkpoint import load_checkpoint, sha256_of
 from models.cnn import CNN, CNNConfig
 from models.datasets import DataNotFoundError, resolve_data_dir
 from training.cli import add_common_args, fail, prepare_run
@@ -69,6 +72,19 @@ def make_prepare(size: int):
     return prepare
 
 
+def start_from(model: CNN, path: Path) -> dict:
+    """Load a checkpoint's weights into ``model`` (fine-tuning) and say where they came from (for the meta);
+    exits with a message if they do not fit."""
+    try:
+        tensors, meta = load_checkpoint(path)
+        model.load_state_dict({k: torch.from_numpy(v) for k, v in tensors.items()})
+    except (OSError, CheckpointError, RuntimeError) as e:
+        fail(f"--init {path}: cannot start from it ({e})")
+    earlier = meta.get("training", {})
+    return {"checkpoint": Path(path).name, "sha256": sha256_of(path), "epochs": earlier.get("epochs"),
+            "wall_time_s": earlier.get("wall_time_s"), "device": earlier.get("device")}
+
+
 def add_arguments(p: argparse.ArgumentParser, model: str = "pet_cnn") -> None:
     add_common_args(p, model=model, epochs=36, batch_size=64, lr=2e-3, download=False)
     add_pet_data_args(p, 128)
@@ -84,6 +100,9 @@ def add_arguments(p: argparse.ArgumentParser, model: str = "pet_cnn") -> None:
                    help="decay of the weights' moving average, per step (default 0.998)")
     p.add_argument("--everyday", action=argparse.BooleanOptionalAction, default=True,
                    help="also learn 'neither' from the everyday photos' training categories (default on)")
+    p.add_argument("--init", type=Path, default=None,
+                   help="start from this checkpoint's weights (same --channels and --image-size) and fine-tune "
+                   "them, instead of from random weights (default: from scratch)")
     p.add_argument("--resume", action="store_true",
                    help="go on from the last epoch of an earlier run with the same flags (its state is in runs/)")
     p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=cpu_supports_bf16(),
@@ -107,7 +126,9 @@ def run(args: argparse.Namespace) -> None:
     config = CNNConfig(in_channels=3, image_size=args.image_size, channels=tuple(args.channels), convs_per_block=2,
                        stem_stride=2, head="gap", dropout=args.dropout,
                        num_classes=len(PET_CLASSES) + int(args.unknowns))
-    model = CNN(config).to(memory_format=torch.channels_last)
+    model = CNN(config)
+    started_from = start_from(model, args.init) if args.init else None
+    model = model.to(memory_format=torch.channels_last)
     generator = torch.Generator()  # CutMix's; torchvision's transforms draw from torch's global generator
     decay = [p for n, p in model.named_parameters() if p.ndim > 1]
     no_decay = [p for n, p in model.named_parameters() if p.ndim <= 1]  # BatchNorm and biases
@@ -167,6 +188,7 @@ def run(args: argparse.Namespace) -> None:
         f"grey 5%, blur 20%, JPEG 30-95 30%; CutMix on {args.cutmix:.0%} of batches",
         weight_average=f"EMA {args.ema}", crop_sizes=args.sizes, train_images=data.train_images,
         unknowns=args.unknowns, everyday=args.everyday, unknown_images=data.unknown_images, processes=world.size,
+        started_from=started_from,
     )
     # The epoch is chosen on val, so val_acc flatters a little; the reported figure is the test accuracy,
     # from `python -m training.evaluate`, measured once at the end.
