@@ -33,6 +33,15 @@ def _minutes(seconds: float) -> str:
     return f"{seconds / 60:.0f} min"
 
 
+def training_cell(training: dict) -> str:
+    """"36 epochs, 73 min", or for a model fine-tuned from another checkpoint "36 + 8 epochs, 73 + 27 min"."""
+    first = training.get("started_from")
+    if not first:
+        return f"{training['epochs']} epochs, {_minutes(training['wall_time_s'])}"
+    return (f"{first['epochs']} + {training['epochs']} epochs, "
+            f"{first['wall_time_s'] / 60:.0f} + {_minutes(training['wall_time_s'])}")
+
+
 def models_table() -> str:
     """One row per model of the registry: what it is, its size, its test figures and its training time."""
     rows = [
@@ -50,7 +59,7 @@ def models_table() -> str:
             f"| {path.stat().st_size / 1e6:.1f} MB | **{report['accuracy']:.2%}** of {report['n']:,} "
             f"| {unknown['unknown_caught']:.1%} / {unknown['known_refused']:.2%} "
             f"| {report['calibration']['ece_after']:.2%} "
-            f"| {training['epochs']} epochs, {_minutes(training['wall_time_s'])} |"
+            f"| {training_cell(training)} |"
         )
     return "\n".join(rows)
 

@@ -78,3 +78,10 @@ def test_the_test_set_sizes_it_names_are_the_reports() -> None:
     sizes = {json.loads(p.read_text())["n"] for p in (ROOT / "checkpoints").glob("*.eval.json")}
     assert sizes == {10_000, 1_748}
     assert np.all([f"{n:,}" in TEXT for n in sizes])
+
+
+def test_a_fine_tuned_model_shows_both_trainings() -> None:
+    scratch = {"epochs": 36, "wall_time_s": 4380.0, "started_from": None}
+    assert readme.training_cell(scratch) == "36 epochs, 73 min"
+    tuned = {"epochs": 8, "wall_time_s": 1620.0, "started_from": {"epochs": 36, "wall_time_s": 4380.0}}
+    assert readme.training_cell(tuned) == "36 + 8 epochs, 73 + 27 min"
