@@ -21,7 +21,9 @@ class CNNConfig:
     """in_channels: 1 (grey) or 3 (RGB); image_size: side of the square input; channels: width per block;
     convs_per_block: convolutions before each pooling; stem_stride: stride of the very first conv (2 halves
     the cost of large inputs); head: "flatten" or "gap"; dropout before the last linear layer; batch_norm:
-    BatchNorm after every conv (False: conv -> ReLU, as in the first cats-vs-dogs tutorials)."""
+    BatchNorm after every conv (False: conv -> ReLU, as in the first cats-vs-dogs tutorials); flip_average:
+    in eval mode, the logits are the mean of the image's and its mirror image's (test-time augmentation: a
+    cat seen in a mirror is still a cat; the layers shown stay the image's own)."""
 
     in_channels: int = 1
     image_size: int = 28
@@ -32,6 +34,7 @@ class CNNConfig:
     dropout: float = 0.3
     num_classes: int = 10
     batch_norm: bool = True  # checkpoints from before this field had BatchNorm: the default keeps them loading
+    flip_average: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
@@ -49,6 +52,7 @@ class CNNConfig:
             f"({'-'.join(map(str, self.channels))}), {head}, dropout {self.dropout:g} -> {self.num_classes}"
             + (f", stride-{self.stem_stride} stem" if self.stem_stride > 1 else "")
             + f", input {self.in_channels}x{self.image_size}x{self.image_size}"
+            + (", answers averaged with its mirror image" if self.flip_average else "")
         )
 
     def feature_size(self) -> int:
@@ -97,10 +101,15 @@ class CNN(nn.Module):
     def forward_with_activations(self, x: torch.Tensor) -> tuple[torch.Tensor, OrderedDict[str, torch.Tensor]]:
         """Return (logits, {"block1": (N, C1, H1, W1), ..., "logits": (N, num_classes)})."""
         acts: OrderedDict[str, torch.Tensor] = OrderedDict()
+        mirrored = x.flip(-1) if self.config.flip_average and not self.training else None
         for name, block in zip(layer_names(self.config), self.blocks):
             x = block(x)
             acts[name] = x
         logits = self.head(x)
+        if mirrored is not None:
+            for block in self.blocks:
+                mirrored = block(mirrored)
+            logits = (logits + self.head(mirrored)) / 2
         acts["logits"] = logits
         return logits, acts
 

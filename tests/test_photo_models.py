@@ -184,3 +184,28 @@ def test_squaring_a_photo_by_crop_or_letterbox() -> None:
     np.testing.assert_array_equal(boxed[2:6], wide)
     assert (boxed[:2] == 128).all() and (boxed[6:] == 128).all()
     assert squared(wide, "stretch") is wide
+
+
+def test_flip_averaging_answers_with_the_mean_of_the_photo_and_its_mirror_image() -> None:
+    """CNNConfig.flip_average: in eval mode the logits are the mean over the image and its mirror image (so a
+    photo and its mirror image get the same answer); the layers are the image's own; training is unchanged."""
+    import dataclasses
+
+    import torch
+
+    from models.cnn import CNN, CNNConfig
+
+    config = CNNConfig(in_channels=3, image_size=32, channels=(4, 8), num_classes=3, head="gap", dropout=0.0)
+    plain = CNN(config).eval()
+    averaged = CNN(dataclasses.replace(config, flip_average=True)).eval()
+    averaged.load_state_dict(plain.state_dict())
+    x = torch.randn(5, 3, 32, 32)
+    with torch.no_grad():
+        expected = (plain(x) + plain(x.flip(-1))) / 2
+        logits, acts = averaged.forward_with_activations(x)
+        torch.testing.assert_close(logits, expected)
+        torch.testing.assert_close(averaged(x.flip(-1)), expected, rtol=1e-4, atol=1e-5)
+        assert not torch.allclose(plain(x), expected, atol=1e-3)
+        torch.testing.assert_close(acts["block1"], plain.forward_with_activations(x)[1]["block1"])
+        torch.testing.assert_close(averaged.train()(x), plain.train()(x))
+    assert "mirror image" in averaged.config.summary() and "mirror" not in config.summary()

@@ -27,6 +27,7 @@ import numpy as np
 
 from models import CheckpointError, load_classifier
 from models.artifacts import eval_path
+from models.calibration import expected_calibration_error
 from models.checkpoint import write_json_atomic
 from models.classifiers import DIGIT_CLASSES, Classifier
 from models.datasets import DATA_ENV, DataNotFoundError, load_mnist, resolve_data_dir
@@ -173,6 +174,11 @@ def evaluate_checkpoint(checkpoint_file: str, args: argparse.Namespace) -> dict[
     if clf.class_names != DIGIT_CLASSES and not (args.sample or args.extra_data):
         data_dir = resolve_data_dir(args.data_dir)
         result["mistakes"] = photo_mistakes(clf, probabilities, labels, data_dir, args.split)
+        if args.split == "test":  # the validation figures beside the test ones (the model was tuned on val)
+            _, val_images, val_labels = load_eval_set(clf, data_dir, False, "val")
+            val = clf.proba_of(logits_of(clf, val_images, args.batch_size, False))
+            result["val"] = {"n": len(val_labels), "accuracy": float((val.argmax(axis=1) == val_labels).mean()),
+                             "ece": expected_calibration_error(val, val_labels)}
         try:
             result["outside"] = outside_report(clf, data_dir, lambda x: logits_of(clf, x, args.batch_size, False),
                                                args.aspect)
@@ -189,6 +195,9 @@ def evaluate_checkpoint(checkpoint_file: str, args: argparse.Namespace) -> dict[
                "seconds": round(time.perf_counter() - t0, 2)}
     print(format_report(clf.name, where, result, clf.class_names))
     print(format_honesty(result))
+    if "val" in result:
+        print(f"validation photos ({result['val']['n']}): accuracy {result['val']['accuracy']:.2%}, "
+              f"ECE {result['val']['ece']:.2%}")
     if "outside" in result:
         print(format_outside(result["outside"]))
     return result

@@ -19,8 +19,9 @@ import torch
 
 from training.cli import RUNS, fail
 
-# Flags that may differ between sittings: they do not change what is trained.
-FREE = {"resume", "no_progress", "data_dir", "force", "dry_run"}
+# Flags that may differ between sittings: they do not change what is trained (flip_average changes only how
+# the trained network answers).
+FREE = {"resume", "no_progress", "data_dir", "force", "dry_run", "flip_average"}
 
 
 def state_path(out: Path) -> Path:

@@ -109,6 +109,9 @@ def add_arguments(p: argparse.ArgumentParser, model: str = "pet_cnn") -> None:
                    "trivialaugment (TrivialAugmentWide: one of 14 colour or geometry changes; default jitter)")
     p.add_argument("--everyday", action=argparse.BooleanOptionalAction, default=True,
                    help="also learn 'neither' from the everyday photos' training categories (default on)")
+    p.add_argument("--flip-average", action=argparse.BooleanOptionalAction, default=True,
+                   help="answer with the mean of the photo's and its mirror image's logits (test-time augmentation; "
+                   "default on: on val it adds 0.55 points of accuracy to the fine-tuned model at twice the cost)")
     p.add_argument("--init", type=Path, default=None,
                    help="start from this checkpoint's weights (same --channels and --image-size) and fine-tune "
                    "them, instead of from random weights (default: from scratch)")
@@ -134,7 +137,7 @@ def run(args: argparse.Namespace) -> None:
               flush=True)
     config = CNNConfig(in_channels=3, image_size=args.image_size, channels=tuple(args.channels), convs_per_block=2,
                        stem_stride=2, head="gap", dropout=args.dropout,
-                       num_classes=len(PET_CLASSES) + int(args.unknowns))
+                       num_classes=len(PET_CLASSES) + int(args.unknowns), flip_average=args.flip_average)
     model = CNN(config)
     started_from = start_from(model, args.init) if args.init else None
     model = model.to(memory_format=torch.channels_last)
@@ -188,6 +191,8 @@ def run(args: argparse.Namespace) -> None:
         return leave()
     model.load_state_dict(average.module.state_dict())
     model = model.to(memory_format=torch.contiguous_format)
+    prepare = make_prepare(args.image_size)
+    val = evaluate(model, x_val, y_val, prepare=prepare, batch_size=200, classes=len(PET_CLASSES))  # as it answers
     training = training_meta(
         args, wall, optimizer="AdamW, one-cycle", label_smoothing=args.label_smoothing, bf16=args.bf16,
         augmentation=f"torchvision: random resized crop (scale 0.35-1, aspect 3/4-4/3), flip, {args.colour}, "
@@ -198,9 +203,8 @@ def run(args: argparse.Namespace) -> None:
     )
     # The reported figure is the test accuracy, from `python -m training.evaluate`, measured once at the end.
     meta = pet_meta("pet_cnn", config.summary() + " (PyTorch)", config, args.seed, training,
-                    {"val_acc": history["epochs"][-1]["val_acc"]})
+                    {"val_acc": val["acc"]})
     if args.unknowns:
-        prepare = make_prepare(args.image_size)
         meta |= calibrate_pets(lambda photos: predict_logits(model, photos, prepare=prepare), data)
     save_run(args.out, state_to_numpy(model), meta, history | {"wall_time_s": wall})
     leave()

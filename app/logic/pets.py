@@ -141,7 +141,7 @@ def answer_of(clf: Classifier, photo: np.ndarray, view: np.ndarray) -> PhotoAnsw
     # Both maps are made at the model's input size (S, S) and stretched over the shown photo, which is cheaper
     # than at the photo's own size and the same picture: the network saw no finer detail than S x S.
     if hasattr(clf, "gradcam"):
-        heat, method = clf.gradcam(pixels[0]), "Grad-CAM"
+        heat, method = clf.gradcam(pixels[0], int(probs.argmax())), "Grad-CAM"  # for the class it answers
     else:
         heat, method = saliency(clf, pixels[0], int(probs.argmax())), "saliency"
     heat = stretch(heat, view.shape[:2])
