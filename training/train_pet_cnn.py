@@ -1,4 +1,4 @@
-"""Train the Pet CNN (cat, dog or neither) from scratch: ``python -m training.train pet_cnn``.
+"""Train the Pet CNN (cat, dog or neither), or fine-tune it (``--init``): ``python -m training.train pet_cnn``.
 
 Photos are decoded once and cached (training/pet_data.py). Each training photo gets torchvision's random
 resized crop (zoom and aspect), a flip, a colour jitter (or, with ``--colour trivialaugment``, TrivialAugment:
