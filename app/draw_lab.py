@@ -93,24 +93,36 @@ def _show_saliency(models: dict[str, Classifier], result: DigitResult) -> None:
 
 @st.fragment
 def show_inside(models: dict[str, Classifier], result: DigitResult) -> None:
-    """Saliency maps and activations: a fragment, so changing the saliency method reruns only this."""
-    st.subheader("Inside the networks")
-    _show_saliency(models, result)
-    st.caption(
-        "Each small square is one unit (MLPs) or each tile one feature map (CNN), coloured by how strongly it "
-        "fires: dark = silent, yellow = the strongest value in that layer. Every layer has its own scale."
-    )
-    for tab, p in zip(st.tabs([p.name for p in result.predictions]), result.predictions):
-        with tab:
-            grids = activation_grids(p.activations)
-            for column, grid in zip(st.columns(len(grids)), grids):
-                column.image(grid.image, caption=f"{grid.label} · yellow = {grid.vmax:.2f}")
-            if p.activations and next(iter(p.activations.values())).ndim == 2:
-                st.caption("A hidden layer of an MLP: each pixel is one unit, laid out in a grid to fit the screen; "
-                           "its place in the grid means nothing.")
-            else:
-                st.caption("CNN blocks: each tile is what one filter found across the image, e.g. strokes or edges. "
-                           "Later blocks are smaller and more abstract.")
+    """Saliency maps and activations, computed only while their expander is open (and activations only for
+    the model whose tab is open): a stroke costs the server nothing here until a visitor looks. A fragment,
+    so opening it or changing the saliency method reruns only this."""
+    box = st.expander("Inside the networks", icon=":material/neurology:", key="inside_open", on_change="rerun")
+    if not box.open:
+        return
+    with box:
+        _show_saliency(models, result)
+        st.caption(
+            "Each small square is one unit (MLPs) or each tile one feature map (CNN), coloured by how strongly it "
+            "fires: dark = silent, yellow = the strongest value in that layer. Every layer has its own scale."
+        )
+        tabs = st.tabs([p.name for p in result.predictions], key="inside_model", on_change="rerun")
+        for tab, p in zip(tabs, result.predictions):
+            if tab.open:
+                with tab:
+                    _show_activations(p.activations)
+
+
+def _show_activations(activations: dict[str, np.ndarray]) -> None:
+    """One model's layers (name -> (1, ...) array) as coloured grids, one column each."""
+    grids = activation_grids(activations)
+    for column, grid in zip(st.columns(len(grids)), grids):
+        column.image(grid.image, caption=f"{grid.label} · yellow = {grid.vmax:.2f}")
+    if activations and next(iter(activations.values())).ndim == 2:
+        st.caption("A hidden layer of an MLP: each pixel is one unit, laid out in a grid to fit the screen; "
+                   "its place in the grid means nothing.")
+    else:
+        st.caption("CNN blocks: each tile is what one filter found across the image, e.g. strokes or edges. "
+                   "Later blocks are smaller and more abstract.")
 
 
 @st.fragment

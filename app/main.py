@@ -1,33 +1,32 @@
-"""Entry point: ``streamlit run app/main.py``. Five pages over one set of models loaded once per server."""
+"""Entry point: ``streamlit run app/main.py`` serves the app as an ``st.App``.
+
+Before the server accepts its first visitor it imports every page, loads and warms up every model and
+freezes what it loaded out of the garbage collector's way (app/server_start.py); every visitor's session
+then runs app/navigation.py, the five pages.
+"""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
-# `streamlit run app/main.py` puts app/ on sys.path; the packages (app, models, training) live one level up.
+import streamlit as st
+
+# `streamlit run app/main.py` imports this file as the module `main`, with app/ on sys.path; the packages
+# (app, models, training) live one level up.
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import streamlit as st  # noqa: E402
 
-from app import compare_page, draw_page, feedback_page, pets_page, train_page  # noqa: E402
-from models.runtime import configure_torch_threads  # noqa: E402
+@asynccontextmanager
+async def _lifespan(_app: st.App) -> AsyncIterator[None]:
+    from app.server_start import prepare_server
 
-
-def main() -> None:
-    # Every script run is a thread of its own and torch's thread count is per thread: set it on each run.
-    configure_torch_threads()
-    st.set_page_config(page_title="Neural network playground", page_icon=":material/neurology:", layout="wide")
-    pages = [
-        st.Page(draw_page.render, title="Draw a digit", icon=":material/draw:", default=True),
-        st.Page(pets_page.render, title="Cat or dog?", icon=":material/pets:", url_path="pets"),
-        st.Page(compare_page.render, title="Compare the models", icon=":material/leaderboard:", url_path="compare"),
-        st.Page(train_page.render, title="Train your own", icon=":material/model_training:", url_path="train"),
-        st.Page(feedback_page.render, title="Visitors' drawings", icon=":material/photo_library:", url_path="gallery"),
-    ]
-    st.navigation(pages).run()
+    prepare_server()  # blocking on purpose: the server listens only once the models are ready
+    yield
 
 
-main()
+streamlit_app = st.App(Path(__file__).resolve().parent / "navigation.py", lifespan=_lifespan)

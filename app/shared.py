@@ -1,4 +1,4 @@
-"""What every page shares: models loaded once per server (``st.cache_resource``), the feedback store (opened
+"""What every page shares: models loaded once per server (``shared_model``), the feedback store (opened
 once per server and database), the visitor's own MLP from the training page, reading what visitors send (uploads
 and the drawing canvas, decoded under a budget in worker processes) and small display helpers. Pages import this,
 never each other."""
@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import binascii
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,10 +15,8 @@ import streamlit as st
 from app.logic.checkpoints import (
     DIGIT_MODELS,
     PET_MODELS,
-    LoadedModel,
     checkpoint_path,
-    checkpoint_stamp,
-    load_model,
+    shared_model,
 )
 from app.logic.feedback_view import store_problem, store_url
 from app.logic.live_run import LiveRun
@@ -38,23 +35,11 @@ MAX_SHOWN_ASPECT = 4  # a photo thinner than 1:4 is shown letterboxed (Streamlit
 default_pool().prewarm()
 
 
-@st.cache_resource(show_spinner="Loading the model…", max_entries=16)
-def _load(spec: ModelInfo, path: str, stamp: float) -> LoadedModel:
-    """One model per (file, modification time), shared by every session, loaded and warmed up (or the reason
-    it is unavailable); ``stamp`` is only a cache key."""
-    return load_model(spec, Path(path))
-
-
-def loaded_model(spec: ModelInfo) -> LoadedModel:
-    path = checkpoint_path(spec)
-    return _load(spec, str(path), checkpoint_stamp(path))
-
-
 def available_models(specs: Sequence[ModelInfo]) -> dict[ModelInfo, Classifier]:
     """The models among ``specs`` that loaded; each one that did not gets a warning naming its training command."""
     models: dict[ModelInfo, Classifier] = {}
     for spec in specs:
-        loaded = loaded_model(spec)
+        loaded = shared_model(spec)
         if loaded.classifier is None:
             st.warning(loaded.problem(), icon=":material/warning:")
         else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from PIL import Image
+from streamlit.testing.v1 import AppTest
 
 from training.strokes import CANVAS, draw_on_canvas  # noqa: F401 - MNIST digits re-drawn on the canvas
 
@@ -18,3 +19,8 @@ def stroke_canvas(points: list[tuple[int, int]], width: int = 20) -> np.ndarray:
     for x, y in (points[0], points[-1]):
         draw.ellipse((x - width / 2, y - width / 2, x + width / 2, y + width / 2), fill=(255, 255, 255, 255))
     return np.asarray(img)
+
+
+def image_captions(at: AppTest) -> list[str]:
+    """The caption of every picture shown (AppTest has no typed accessor for st.image)."""
+    return [image.caption for element in at.get("image") for image in element.proto.imgs]

@@ -166,6 +166,16 @@ def test_feature_maps_are_tiled_with_gaps() -> None:
     assert tiled.shape == (4 * 15 - 1, 8 * 15 - 1)  # 4 x 8 tiles of 14 px, 1 px gaps
     np.testing.assert_array_equal(tiled[:14, 15:29], maps[1])
     assert np.isnan(tiled[14, :]).all()  # the gap row
+    np.testing.assert_array_equal(tiled[45:, 105:], maps[31])  # the last tile, bottom right, with no gap after it
+
+
+def test_tiles_keep_every_pixel_and_leave_empty_cells_blank() -> None:
+    one = np.arange(25, dtype=np.float32).reshape(1, 5, 5)
+    np.testing.assert_array_equal(images.tile(one), one[0])  # one map: the whole map, nothing cut off
+    five = np.ones((5, 2, 3), np.float32)  # 5 maps -> 2 rows of 4: three empty cells
+    tiled = images.tile(five)
+    assert tiled.shape == (2 * 3 - 1, 4 * 4 - 1)
+    assert np.nansum(tiled) == five.sum() and np.isnan(tiled[3:, 4:]).all()
 
 
 def test_one_colour_scale_per_layer() -> None:

@@ -22,7 +22,7 @@ from app.logic import checkpoints
 from models.artifacts import eval_path, history_path
 from models.registry import BY_KEY
 from models.samples import load_digit_sample, pet_examples
-from tests.app_helpers import draw_on_canvas, stroke_canvas
+from tests.app_helpers import draw_on_canvas, image_captions, stroke_canvas
 from tests.conftest import ROOT, require
 from uploads import InvalidImageError, load_photo
 
@@ -99,9 +99,9 @@ def texts(elements) -> str:
 
 
 # --- draw page ------------------------------------------------------------------------------------------
-@pytest.mark.slow  # ~5 s: the whole app through app/main.py, loading every model first
+@pytest.mark.slow  # ~5 s: the whole app through app/navigation.py, loading every model first
 def test_main_opens_on_the_draw_page_with_a_prompt(canvas: FakeCanvas) -> None:
-    at = AppTest.from_file(str(ROOT / "app" / "main.py"), default_timeout=TIMEOUT).run()
+    at = AppTest.from_file(str(ROOT / "app" / "navigation.py"), default_timeout=TIMEOUT).run()
     assert not at.exception
     assert at.title[0].value == "Draw a digit"
     assert len(at.metric) == 0  # an empty canvas shows a prompt, not a prediction
@@ -120,8 +120,15 @@ def test_drawing_a_one_shows_every_model(canvas: FakeCanvas) -> None:
     assert all(m.delta.endswith("% sure") and "100%" not in m.delta for m in at.metric)
     assert texts(at.success) == "All 3 models say 1." and len(at.warning) == 0
     assert "Server time for preprocessing and all 3 models" in texts(at.caption)
-    assert at.subheader.values == ["What the models see", "Inside the networks"]
-    assert len(at.tabs) == 3  # one tab of activation grids per model
+    assert at.subheader.values == ["What the models see"]
+    # "Inside the networks" is computed only once opened, and activations only for the open tab's model.
+    assert [e.label for e in at.expander][-2:] == ["Inside the networks", "Attack it"]
+    assert len(at.tabs) == 0 and not [c for c in image_captions(at) if ": why " in c]
+    at.session_state["inside_open"] = True
+    at.run()
+    assert not at.exception and len(at.tabs) == 3  # one tab of activation grids per model
+    assert len([c for c in image_captions(at) if ": why " in c]) == 3
+    assert [c.split(" · ")[0] for c in image_captions(at) if "yellow =" in c] == ["hidden1", "hidden2"]
 
 
 def test_pen_width_and_clear_button(canvas: FakeCanvas) -> None:

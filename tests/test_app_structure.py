@@ -11,8 +11,8 @@ from tests.conftest import ROOT
 APP = ROOT / "app"
 
 
-def page_modules(main: Path = APP / "main.py") -> set[str]:
-    """The modules whose ``render`` app/main.py hands to ``st.Page``: {"draw_page", ...}."""
+def page_modules(main: Path = APP / "navigation.py") -> set[str]:
+    """The modules whose ``render`` app/navigation.py hands to ``st.Page``: {"draw_page", ...}."""
     pages = set()
     for node in ast.walk(ast.parse(main.read_text())):
         if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "Page":
@@ -45,7 +45,7 @@ def reached_from(module: str, app: Path = APP) -> set[str]:
     return seen
 
 
-def test_main_lists_the_five_pages() -> None:
+def test_navigation_lists_the_five_pages() -> None:
     assert page_modules() == {"draw_page", "pets_page", "compare_page", "train_page", "feedback_page"}
 
 
@@ -64,3 +64,16 @@ def test_the_check_sees_every_spelling_of_an_import(tmp_path: Path) -> None:
     assert reached_from("a_page", tmp_path) == {"part", "b_page"}
     assert reached_from("c_page", tmp_path) == {"d_page", "shared"}
     assert reached_from("b_page", tmp_path) == set()
+
+
+def test_the_server_starts_the_pages_script_after_loading_every_model() -> None:
+    """``streamlit run app/main.py`` finds an ``st.App`` there (Streamlit's own discovery, which reads the source
+    without running it) serving app/navigation.py, with a lifespan: the hook that loads the models first."""
+    from streamlit.web.server.app_discovery import discover_asgi_app
+
+    found = discover_asgi_app(APP / "main.py")
+    assert found.is_asgi_app and found.import_string == "main:streamlit_app"
+    calls = [node for node in ast.walk(ast.parse((APP / "main.py").read_text())) if isinstance(node, ast.Call)
+             and ast.unparse(node.func) == "st.App"]
+    assert len(calls) == 1 and "navigation.py" in ast.unparse(calls[0].args[0])
+    assert [k.arg for k in calls[0].keywords] == ["lifespan"]

@@ -166,7 +166,7 @@ def test_a_database_that_cannot_be_opened_turns_saving_off(db: str, canvas: Stro
     monkeypatch.setenv(DB_URL_ENV, url)
     at = opted_in(canvas)
     assert not at.exception
-    assert len(at.metric) == 3 and at.subheader.values == ["What the models see", "Inside the networks"]
+    assert len(at.metric) == 3 and at.subheader.values == ["What the models see"]
     assert "Saving drawings is off: feedback database unavailable" in texts(at.warning)
     assert not [b for b in at.button if b.key in ("feedback_yes", "feedback_save")]
 

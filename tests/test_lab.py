@@ -25,7 +25,7 @@ from models.artifacts import eval_path, history_path, robustness_path
 from models.checkpoint import sha256_of
 from models.perturb import Bend, bend
 from models.samples import load_digit_sample
-from tests.app_helpers import stroke_canvas
+from tests.app_helpers import image_captions, stroke_canvas
 from tests.conftest import DIGIT_CHECKPOINTS
 from tests.test_app_pages import FakeCanvas, canvas, metrics, page, texts  # noqa: F401
 from tests.test_compare_page import chart_titles
@@ -46,11 +46,6 @@ def probabilities(at: AppTest) -> dict[str, np.ndarray]:
     data = at.get("vega_lite_chart")[0].proto.data.data
     frame = pa.ipc.open_stream(data).read_pandas()
     return {name: group.sort_values("digit")["probability"].to_numpy() for name, group in frame.groupby("model")}
-
-
-def image_captions(at: AppTest) -> list[str]:
-    """The caption of every picture shown (AppTest has no typed accessor for st.image)."""
-    return [image.caption for element in at.get("image") for image in element.proto.imgs]
 
 
 def sample_page(index: int = SEVEN) -> AppTest:
@@ -184,10 +179,13 @@ def test_a_bent_drawing_shows_a_fourth_step(request: pytest.FixtureRequest) -> N
 
 def test_saliency_maps_are_shown_for_every_model() -> None:
     at = sample_page()
+    assert not [c for c in image_captions(at) if ": why " in c]  # computed only once "Inside the networks" opens
+    at.session_state["inside_open"] = True
+    at.run()
     captions = image_captions(at)
     assert [c for c in captions if ": why " in c] == ["NumPy MLP: why 7", "PyTorch MLP: why 7", "Digit CNN: why 7"]
     assert "Red pixels push the model towards its answer, blue pixels push it away" in texts(at.caption)
-    assert at.subheader.values == ["What the models see", "Inside the networks"]
+    assert at.subheader.values == ["What the models see"]
     at.radio(key="saliency_method").set_value("integrated_gradients").run()
     assert not at.exception and len([c for c in image_captions(at) if ": why " in c]) == 3
 

@@ -7,6 +7,7 @@ by the tests to show the app with a missing or a stand-in checkpoint).
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,4 +92,17 @@ def warm_up(clf: Classifier) -> None:
     if not np.isfinite(activations["logits"]).all():
         raise CheckpointError(f"{clf.meta.get('checkpoint', {}).get('path', clf.name)}: the model answers NaN or "
                               "infinity on a blank input")
-    activation_grids(activations)  # the pages draw every layer: its first call imports torchvision (~3 s)
+    activation_grids(activations)  # the pages draw every layer: its first call imports matplotlib's colour maps
+
+
+def shared_model(spec: ModelInfo) -> LoadedModel:
+    """The model every session of this server shares: loaded once per checkpoint file and modification time
+    (so a checkpoint retrained while the app runs is picked up without a restart). Held in a plain
+    ``functools.lru_cache``, where Streamlit's "Clear cache" cannot reach it."""
+    path = checkpoint_path(spec)
+    return _load_once(spec, path, checkpoint_stamp(path))
+
+
+@functools.lru_cache(maxsize=16)
+def _load_once(spec: ModelInfo, path: Path, stamp: float) -> LoadedModel:
+    return load_model(spec, path)  # ``stamp`` is only part of the cache key

@@ -33,13 +33,15 @@ def grid_shape(n: int, max_cols: int = 16) -> tuple[int, int]:
 
 
 def tile(maps: np.ndarray, pad: int = 1) -> np.ndarray:
-    """(C, h, w) maps -> one float image of grid_shape(C) tiles (torchvision's make_grid), NaN in the gaps."""
-    import torch
-    from torchvision.utils import make_grid
-
-    maps = torch.from_numpy(np.asarray(maps, np.float32))[:, None]  # (C, 1, h, w)
-    _, cols = grid_shape(len(maps))
-    return make_grid(maps, nrow=cols, padding=pad, pad_value=float("nan"))[0, pad:-pad, pad:-pad].numpy()
+    """(C, h, w) maps -> one float image of grid_shape(C) tiles, ``pad`` NaN pixels between them (and in the
+    empty cells of the last row), built with array operations: (rows, cols, h + pad, w + pad) -> 2-D."""
+    maps = np.asarray(maps, np.float32)
+    c, h, w = maps.shape
+    rows, cols = grid_shape(c)
+    cells = np.full((rows * cols, h + pad, w + pad), np.nan, np.float32)
+    cells[:c, :h, :w] = maps
+    grid = cells.reshape(rows, cols, h + pad, w + pad).transpose(0, 2, 1, 3).reshape(rows * (h + pad), cols * (w + pad))
+    return grid[: grid.shape[0] - pad, : grid.shape[1] - pad]  # no gap after the last row and column
 
 
 def enlarge(image: np.ndarray, min_side: int = 280, max_factor: int = 16) -> np.ndarray:
