@@ -19,7 +19,6 @@ from app.draw_lab import attack, bend_controls, bend_settings, show_inside, show
 from app.feedback_form import feedback_form
 from app.logic.charts import probability_frame, probability_spec
 from app.logic.digits import DigitResult, confidence_text, predict_digit, predict_drawing, predict_photo_digit
-from app.logic.feedback_view import strokes_from_canvas
 from app.logic.images import grey_to_rgb
 from app.logic.lab import consensus
 from app.shared import digit_models, drawing_or_error, uploaded_photo, your_mlp
@@ -63,8 +62,8 @@ def _draw_input(models: dict[str, Classifier], settings: Bend) -> DigitResult | 
     )
     st.button("Clear the canvas", on_click=_clear_canvas, key="clear_canvas", icon=":material/ink_eraser:")
     st.caption("Draw one digit, big, in the middle. The arrows under the canvas undo and redo strokes.")
-    # Kept for "Was this right?", which saves the strokes with the digit when the visitor asks for it.
-    st.session_state["drawing_strokes"] = strokes_from_canvas(canvas.json_data, CANVAS_SIDE, CANVAS_SIDE, width)
+    # Kept for "Was this right?", which reads the strokes from it only when the visitor saves the drawing.
+    st.session_state["drawing_canvas"] = (canvas.json_data, CANVAS_SIDE, width)
     return predict_drawing(models, drawing_or_error(canvas, CANVAS_SIDE), settings)
 
 
@@ -103,12 +102,13 @@ def _probability_chart(probabilities: dict[str, np.ndarray]) -> None:
 
 
 def _show_predictions(result: DigitResult) -> None:
-    for column, p in zip(st.columns(len(result.predictions)), result.predictions):
+    row = st.container(horizontal=True)  # one block for the answers (columns would be one per answer, and a row)
+    for p in result.predictions:
         if p.is_digit:
-            column.metric(p.name, str(p.digit), delta=confidence_text(p.confidence), delta_color="off",
+            row.metric(p.name, str(p.digit), delta=confidence_text(p.confidence), delta_color="off",
                           delta_arrow="off", border=True)
         else:
-            column.metric(p.name, "?", delta="not a digit", delta_color="off", delta_arrow="off", border=True,
+            row.metric(p.name, "?", delta="not a digit", delta_color="off", delta_arrow="off", border=True,
                           help=f"Its 'not a digit' score is {p.unknown_score:.1f}, over its threshold of "
                           f"{p.unknown_threshold:.1f}. Its best guess would be {p.digit}.")
     if result.refused_by:
@@ -131,10 +131,9 @@ def _show_predictions(result: DigitResult) -> None:
     st.caption(
         "Each model's probability for every digit, side by side. A tall bar means the model is sure; bars spread "
         "over several digits mean it hesitates. The probabilities are calibrated: of all the answers given with "
-        "80% confidence, about 80% are right."
+        f"80% confidence, about 80% are right. Server time for preprocessing and all {len(result.predictions)} "
+        f"models: {result.milliseconds:.1f} ms.", help="The server time was measured on this server for this input."
     )
-    st.caption(f"Server time for preprocessing and all {len(result.predictions)} models: "
-               f"{result.milliseconds:.1f} ms", help="Measured on this server for this input.")
 
 
 @st.fragment
@@ -149,7 +148,7 @@ def _lab(models: dict[str, Classifier]) -> None:
     with left:
         source = st.radio("Input", SOURCES, horizontal=True, key="digit_source", label_visibility="collapsed")
         inputs = st.container()
-        bend_box = st.expander("Bend the digit", icon=":material/transform:")
+        bend_box = st.expander("Bend the digit", icon=":material/transform:", key="bend_open", on_change="rerun")
     settings = bend_settings()
     bent = settings != Bend()
     with inputs:
@@ -168,8 +167,9 @@ def _lab(models: dict[str, Classifier]) -> None:
     bend_controls(bend_box)
     if result is None:
         return
-    if bent:
-        bend_box.image(grey_to_rgb(result.digit), caption="The bent digit: what every model reads", width=140)
+    if bent and bend_box.open:
+        bend_box.image(grey_to_rgb(result.digit), caption="The bent digit: what every model reads", width=140,
+                       output_format="PNG")
     if source == SOURCES[0]:
         with right:
             feedback_form(models, result, bent)

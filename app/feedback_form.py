@@ -9,7 +9,15 @@ import secrets
 import streamlit as st
 
 from app.logic.digits import DigitResult
-from app.logic.feedback_view import KEPT, LABELS, answers_for, fingerprint, label_name, models_answer
+from app.logic.feedback_view import (
+    KEPT,
+    LABELS,
+    answers_for,
+    fingerprint,
+    label_name,
+    models_answer,
+    strokes_from_canvas,
+)
 from app.shared import feedback_store, saving_problem
 from feedback import FeedbackError, RateLimitedError, StoreUnavailableError
 from models.classifiers import Classifier
@@ -24,8 +32,9 @@ def _save_feedback(models: dict[str, Classifier], result: DigitResult, label: in
     # The store keeps only a salted hash of this id: enough to limit how fast one visitor saves, naming nobody.
     client = st.session_state.setdefault("feedback_client", secrets.token_urlsafe(16))
     try:
-        drawing_id = feedback_store().add(result.digit, st.session_state["drawing_strokes"], label,
-                                          answers_for(models, result), client)
+        scene, side, pen_width = st.session_state["drawing_canvas"]  # what the canvas sent, read only now
+        strokes = strokes_from_canvas(scene, side, side, pen_width)
+        drawing_id = feedback_store().add(result.digit, strokes, label, answers_for(models, result), client)
     except RateLimitedError as e:
         outcome = ("warning", f"Not saved: {e}.")
     except StoreUnavailableError as e:
@@ -37,9 +46,10 @@ def _save_feedback(models: dict[str, Classifier], result: DigitResult, label: in
     st.session_state["feedback_outcome"] = (fingerprint(result.digit), *outcome)
 
 
-@st.fragment
 def feedback_form(models: dict[str, Classifier], result: DigitResult, bent: bool) -> None:
-    """"Was this right?" under the answers of a drawing: a fragment, so answering reruns only this."""
+    """"Was this right?" under the answers of a drawing. Not a fragment of its own: a fragment costs every stroke
+    ~1 ms of Streamlit's bookkeeping, and the visitor answers far less often than they draw (an answer reruns
+    the digit's fragment, whose answers stay the same)."""
     st.markdown("**Was this right?**")
     if bent:
         st.caption("Reset “Bend the digit” to say what you drew: only drawings as drawn are kept.")
@@ -58,11 +68,11 @@ def feedback_form(models: dict[str, Classifier], result: DigitResult, bent: bool
         if kind == "success":  # one drawing is kept once; a new stroke makes a new drawing
             return
     guess = models_answer(result)
-    yes, other, save = st.columns([2, 2, 1], vertical_alignment="bottom")
-    yes.button(f"Yes, it's {label_name(guess)}", key="feedback_yes", disabled=not keep, on_click=_save_feedback,
+    row = st.container(horizontal=True, vertical_alignment="bottom")  # one block: fewer messages per stroke
+    row.button(f"Yes, it's {label_name(guess)}", key="feedback_yes", disabled=not keep, on_click=_save_feedback,
                args=(models, result, guess), icon=":material/thumb_up:")
-    picked = other.selectbox("No, it's", LABELS, index=None, format_func=label_name, placeholder="No, it's…",
+    picked = row.selectbox("No, it's", LABELS, index=None, format_func=label_name, placeholder="No, it's…",
                              key="feedback_label", disabled=not keep, label_visibility="collapsed")
-    save.button("Save", key="feedback_save", disabled=not keep or picked is None, on_click=_save_feedback,
+    row.button("Save", key="feedback_save", disabled=not keep or picked is None, on_click=_save_feedback,
                 args=(models, result, None))
     st.caption(KEPT if keep else "Nothing is kept unless you tick the box.")

@@ -5,7 +5,11 @@ JavaScript the page is asked while waiting, and the digits drawn on its canvas."
 
 from __future__ import annotations
 
+import io
 import math
+from typing import Any
+
+from PIL import Image, ImageDraw
 
 # -- selectors -----------------------------------------------------------------------------------------------
 APP = '[data-testid="stApp"]'
@@ -73,3 +77,40 @@ STROKES: dict[str, list[tuple[float, float]]] = {
     "4": [(0.6, 0.15), (0.25, 0.6), (0.75, 0.6), (0.6, 0.45), (0.6, 0.85)],
     "7": [(0.3, 0.2), (0.7, 0.2), (0.45, 0.82)],
 }
+
+FABRIC = "7.4.0"  # the canvas component's fabric.js, named in its scene JSON
+SAMPLE_PX = 5.0  # a drag reports a point about every 5 px (benchmarks.browser moves the mouse in 5 px steps)
+# Besides its geometry, a freehand path as fabric.js writes it (the browser's has ~30 more fields of defaults)
+PATH_FIELDS = {"type": "Path", "version": FABRIC, "originX": "center", "originY": "center", "stroke": "#FFFFFF"}
+
+
+def digit_png(digit: str, side: int = 280, width: int = 20) -> bytes:
+    """The canvas's PNG after drawing ``STROKES[digit]``: a white round-capped line ``width`` px wide on black,
+    side x side 8-bit RGBA, anti-aliased like a browser canvas (drawn 4x larger, then shrunk)."""
+    k, white, r = 4, (255, 255, 255, 255), width * 2  # r: the pen's radius, 4x larger
+    img = Image.new("RGBA", (side * k, side * k), (0, 0, 0, 255))
+    draw = ImageDraw.Draw(img)
+    corners = [(u * side * k, v * side * k) for u, v in STROKES[digit]]  # Pillow leaves seams between tiny segments
+    draw.line(corners, fill=white, width=width * k, joint="curve")
+    for x, y in (corners[0], corners[-1]):
+        draw.ellipse((x - r, y - r, x + r, y + r), fill=white)
+    out = io.BytesIO()
+    # Fast, light compression, as Chromium encodes a canvas: near its size (~6 KB for a digit, Pillow's default ~4)
+    img.resize((side, side), Image.Resampling.BOX).save(out, format="PNG", compress_level=1)
+    return out.getvalue()
+
+
+def digit_raw(digit: str, side: int = 280, width: int = 20) -> dict[str, Any]:
+    """fabric.js's scene after the same stroke, a freehand path as its PencilBrush writes one: ``M`` at the
+    first point, ``Q`` through each point to the midpoint of the next, ``L`` at the last."""
+    corners = [(u * side, v * side) for u, v in STROKES[digit]]
+    pts = [(round(corners[0][0], 2), round(corners[0][1], 2))]
+    for (x0, y0), (x1, y1) in zip(corners, corners[1:]):  # a point every SAMPLE_PX, as a mouse drag reports it
+        n = max(1, int(math.dist((x0, y0), (x1, y1)) / SAMPLE_PX))
+        pts += [(round(x0 + (x1 - x0) * i / n, 2), round(y0 + (y1 - y0) * i / n, 2)) for i in range(1, n + 1)]
+    mids = [["Q", *p, round((p[0] + q[0]) / 2, 2), round((p[1] + q[1]) / 2, 2)] for p, q in zip(pts, pts[1:])]
+    (x0, x1), (y0, y1) = [(min(v), max(v)) for v in zip(*pts)]
+    box = {"left": (x0 + x1) / 2, "top": (y0 + y1) / 2, "width": x1 - x0, "height": y1 - y0}
+    path = [["M", *pts[0]], *mids, ["L", *pts[-1]]]
+    return {"version": FABRIC, "objects": [{**PATH_FIELDS, **box, "strokeWidth": width, "path": path}],
+            "background": "#000000"}  # fmt: skip

@@ -58,8 +58,10 @@ async def _lab(user: AppPage, folder: Path) -> None:
     await user.draw("7")
     await user.digits(complete=True)
     await user.page.locator(EXPANDER).filter(has_text="Bend the digit").click()
+    await user.wait_ready()  # its sliders are drawn once it is open
     await user.nudge_slider("bend_angle", 4)  # 20 degrees, 5 a step
     await user.page.locator(EXPANDER).filter(has_text="Attack it").click()
+    await user.wait_ready()  # its contents are drawn once it is open
     toggle = user.page.locator(".st-key-attack_on")
     await toggle.locator("label").click()  # "Build the attack": FGSM at the default epsilon
     await user.wait_ready()

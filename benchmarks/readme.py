@@ -75,6 +75,14 @@ def speed_table() -> str:
     memory = results["memory"]
     rows += ["", f"Measured on {machine['cpu']} ({machine['cores']} cores) on {machine['measured_at'][:10]}; the app "
              f"process with every model loaded: {memory['rss_all_models_mb']:.0f} MB."]
+    if "capacity" in results:  # what a classroom costs the server (benchmarks/capacity.py)
+        c, load = results["capacity"], {row["students"]: row for row in results["capacity"]["load"]}
+        rows += ["", "| a classroom on this server | measured |", "|---|---:|",
+                 f"| server CPU per stroke / per new visitor | {c['stroke_cpu_ms']:.0f} ms / "
+                 f"{c['new_visitor_cpu_ms']:.0f} ms |",
+                 f"| server memory per extra session | {c['session_mb']:.1f} MB |"]
+        rows += [f"| {n} students, a stroke every 3 s each: stroke → answers p50 / p95 | {row['p50_ms']:,} / "
+                 f"{row['p95_ms']:,} ms |" for n, row in load.items()]
     return "\n".join(rows)
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from benchmarks.capacity import table
+
 
 def markdown(results: dict[str, Any]) -> str:
     m, t, mem = results["machine"], results["training"], results["memory"]
@@ -67,4 +69,12 @@ def markdown(results: dict[str, Any]) -> str:
         "headless Chromium, on the page's clock from mouse-up. A budget missed on a busy machine is reported "
         "here, not raised.",
     ]
+    if "capacity" in results:
+        before = results.get("capacity_before")
+        lines += ["", "## A classroom on one server", "", *table(results["capacity"], before), "",
+                  "Server CPU time (user + system, the decoding workers included) and resident memory are read from "
+                  "/proc around each request, which simulated visitors send over Streamlit's own websocket protocol "
+                  "(benchmarks/capacity.py); the machine is the one above"
+                  + (f", and the figures before were measured on {before['cpu']}" if before and "cpu" in before
+                     else "") + "."]
     return "\n".join(lines) + "\n"

@@ -1,5 +1,6 @@
-"""The benchmark driver: inference latency, training speed ratio, app memory, and the speeds a user feels
-(server and browser) against their budgets; ``--docs`` regenerates docs/ instead (benchmarks/docs.py).
+"""The benchmark driver: inference latency, training speed ratio, app memory, the speeds a user feels (server and
+browser) against their budgets, and a classroom's cost to the server (benchmarks/capacity.py, beside the figures
+of the commit before it was made cheap: capacity_before.json); ``--docs`` regenerates docs/ instead.
 
 Timing rules: every measurement is warmed up first, then repeated; we report the median (robust to the
 odd descheduling on a shared machine) and the minimum. Inference runs with the server's torch thread
@@ -26,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks import docs, latency  # noqa: E402
+from benchmarks import capacity, docs, latency  # noqa: E402
 from benchmarks.browser import CHROMIUM  # noqa: E402
 from benchmarks.machine import machine  # noqa: E402
 from benchmarks.report import markdown  # noqa: E402
@@ -236,6 +237,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
     results["training"] = run_child(train_args, args.train_threads)
     results["memory"] = run_child(["--child", "memory"], threads)
     results["speeds"] = speeds(args.quick)
+    results["capacity"] = capacity.measure(args.quick)
+    results["capacity"]["stroke_to_answers_ms"] = results["speeds"]["stroke_to_answers"].get("median_ms")
+    if capacity.BEFORE.exists():
+        results["capacity_before"] = json.loads(capacity.BEFORE.read_text())
 
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")

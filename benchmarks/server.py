@@ -46,15 +46,16 @@ def wait_healthy(url: str, proc: subprocess.Popen, timeout_s: float) -> None:
 
 
 @contextmanager
-def running_app(log: Path | None = None, env: dict[str, str] | None = None) -> Iterator[str]:
+def running_app(log: Path | None = None, env: dict[str, str] | None = None, root: Path = ROOT) -> Iterator[str]:
     """Run the app on a free local port; yields its base URL, e.g. http://127.0.0.1:41234.
 
-    ``log`` receives the server's output (else it is discarded); ``env`` is added to this process's environment.
+    ``log`` receives the server's output (else it is discarded); ``env`` is added to this process's environment;
+    ``root``: the checkout to serve (another one measures the app before a change).
     """
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     cmd = [
-        sys.executable, "-m", "streamlit", "run", str(APP),
+        sys.executable, "-m", "streamlit", "run", str(root / APP.relative_to(ROOT)),
         "--server.headless", "true",
         "--server.address", "127.0.0.1",
         "--server.port", str(port),
@@ -63,7 +64,7 @@ def running_app(log: Path | None = None, env: dict[str, str] | None = None) -> I
     ]  # fmt: skip
     out = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
-        cmd, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        cmd, cwd=root, env={**os.environ, **(env or {})}, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
     )
     try:
         wait_healthy(url, proc, START_TIMEOUT_S)
@@ -117,15 +118,33 @@ def server_pid(port: int) -> int:
     raise LookupError(f"no streamlit process found serving port {port}")
 
 
-def server_rss_bytes(port: int) -> int:
-    """Resident memory of the server on ``port`` and all its descendant processes, in bytes."""
-    todo, seen, total = [server_pid(port)], set(), 0
+def _family(pid: int) -> list[int]:
+    """``pid`` and all its descendant processes."""
+    todo, seen = [pid], []
     while todo:
         pid = todo.pop()
         if pid not in seen:
-            seen.add(pid)
-            total += _rss_bytes(pid)
+            seen.append(pid)
             todo += _children(pid)
+    return seen
+
+
+def server_rss_bytes(port: int) -> int:
+    """Resident memory of the server on ``port`` and all its descendant processes, in bytes."""
+    return sum(_rss_bytes(pid) for pid in _family(server_pid(port)))
+
+
+def server_cpu_seconds(port: int) -> float:
+    """CPU time (user + system, of every thread) of the server on ``port`` and its descendant processes, with what
+    their exited children used (the workers replaced after MAX_TASKS_PER_WORKER calls, say)."""
+    total = 0.0
+    for pid in _family(server_pid(port)):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # exited meanwhile: its time is in its parent's cutime once reaped
+        total += sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")  # utime stime cutime cstime
     return total
 
 

@@ -1,8 +1,8 @@
 """A Streamlit page without a browser, for load tests: ``Session`` speaks the websocket protocol as Chromium does
 (recorded against Streamlit 1.67): the handshake, the ``rerun_script`` BackMsgs (page load; widget updates with
 every widget's value and the widget's fragment id; ``run_every`` timers), a flat copy of the element tree (to find
-widgets by key and read texts) and each action's latency (``runs``). ``digit_png`` and ``digit_raw`` are what the
-canvas component sends after drawing one of ``app_ui.STROKES``. Unlike the browser it keeps no forward-message
+widgets by key and read texts), file uploads and each action's latency (``runs``); ``app_ui.digit_png`` and
+``app_ui.digit_raw`` are what the canvas component sends after a stroke. Unlike the browser it keeps no forward-message
 cache, so the server never sends a reference: only messages of 10 KB or more would be (here the compare page's chart).
 """
 
@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import io
 import json
 import math
+import secrets
 import time
 import urllib.request
 from collections import Counter
@@ -22,19 +22,14 @@ from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 import websockets
-from PIL import Image, ImageDraw
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 
-from benchmarks.app_ui import STROKES
+from benchmarks.app_ui import FABRIC
 
 # What headless Chromium says about itself in every rerun_script (ClientState.context_info)
 CONTEXT = {"timezone": "UTC", "timezone_offset": 0, "locale": "en-US", "is_embedded": False, "color_scheme": "light"}
-FABRIC = "7.4.0"  # the canvas component's fabric.js, named in its scene JSON
-SAMPLE_PX = 5.0  # a drag reports a point about every 5 px (benchmarks.browser moves the mouse in 5 px steps)
-# Besides its geometry, a freehand path as fabric.js writes it (the browser's has ~30 more fields of defaults)
-PATH_FIELDS = {"type": "Path", "version": FABRIC, "originX": "center", "originY": "center", "stroke": "#FFFFFF"}
 # The widgets whose values are sent as the browser sends them; the server keeps the last value of any other
 WIDGETS = ("slider", "checkbox", "radio", "selectbox")
 
@@ -96,6 +91,8 @@ class Session:
         self.tree: dict[tuple[int, ...], Node] = {}  # delta path -> what the page shows there
         self.runs: list[Run] = []
         self.page_script_hash = self.query_string = ""  # sent back with every rerun, as the browser does
+        self.session_id = self._cookie = ""  # the server's name for this session (uploads go to it); XSRF cookie
+        self._file_urls: dict[str, asyncio.Future[Any]] = {}  # upload URL requests waiting for their answer
         self._values: dict[str, WidgetState] = {}  # widget id -> its value in the browser
         self._run_id, self._started = "", False  # _started: see _handle
         self._run: Run | None = None  # the pending action, and its end
@@ -104,7 +101,7 @@ class Session:
 
     async def __aenter__(self) -> Session:
         url = urlsplit(self.base_url)
-        cookie = await asyncio.to_thread(_xsrf_cookie, self.base_url)
+        self._cookie = cookie = await asyncio.to_thread(_xsrf_cookie, self.base_url)
         self._ws = await websockets.connect(
             f"{'wss' if url.scheme == 'https' else 'ws'}://{url.netloc}{url.path}/_stcore/stream",
             subprotocols=["streamlit", cookie or "PLACEHOLDER_AUTH_TOKEN"],  # what the browser offers
@@ -148,6 +145,32 @@ class Session:
             setattr(state, field_, value)
         return await self._set(node, state, f"set {key}")
 
+    async def upload(self, key: str, name: str, data: bytes, mime: str = "image/jpeg") -> Run:
+        """Upload one file to the file uploader with user key ``key`` as the browser does: ask the server for
+        an upload URL over the websocket, PUT the file there (multipart, with the XSRF header), then rerun."""
+        node, request = self._widget(lambda k: k == key), BackMsg()
+        request.file_urls_request.request_id = request_id = secrets.token_hex(8)
+        request.file_urls_request.file_names.append(name)
+        request.file_urls_request.session_id = self.session_id
+        self._file_urls[request_id] = answer = asyncio.get_running_loop().create_future()
+        await self._ws.send(request.SerializeToString())
+        urls = (await asyncio.wait_for(answer, self.timeout_s)).file_urls[0]
+        await asyncio.to_thread(self._put, urls.upload_url, name, data, mime)
+        state = WidgetState()
+        info = state.file_uploader_state_value.uploaded_file_info.add(name=name, size=len(data), file_id=urls.file_id)
+        info.file_urls.CopyFrom(urls)
+        return await self._set(node, state, f"upload {name}")
+
+    def _put(self, url: str, name: str, data: bytes, mime: str) -> None:
+        boundary = secrets.token_hex(16)
+        body = (f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{name}"\r\n'
+                f"Content-Type: {mime}\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
+        headers = {"Content-Type": f"multipart/form-data; boundary={boundary}", "X-Xsrftoken": self._cookie,
+                   "Cookie": f"_streamlit_xsrf={self._cookie}"}
+        full = url if url.startswith("http") else self.base_url + url
+        with urllib.request.urlopen(urllib.request.Request(full, body, headers, method="PUT"), timeout=60) as r:
+            r.read()
+
     async def rerun(self) -> Run:
         """Rerun the whole page, as the menu's "Rerun" does."""
         return await self._request("rerun")
@@ -161,8 +184,8 @@ class Session:
         return {m.label: m.body for m in self.elements("metric")}
 
     def _widget(self, key_matches: Callable[[str], bool]) -> Node:
-        for node in self.tree.values():
-            if not node.is_block and (wid := _widget_id(node.proto)) and key_matches(wid.split("-", 2)[2]):
+        for node in self.tree.values():  # blocks too: an expander or tabs that rerun on change are widgets
+            if (wid := _widget_id(node.proto)) and key_matches(wid.split("-", 2)[2]):
                 return node
         raise KeyError("no such widget on the page")
 
@@ -177,7 +200,7 @@ class Session:
         rerun.query_string, rerun.page_script_hash = self.query_string, self.page_script_hash
         rerun.page_name, rerun.fragment_id, rerun.is_auto_rerun = page_name, fragment_id, auto
         rerun.context_info.MergeFrom(type(rerun.context_info)(url=f"{self.base_url}/{self.page}", **CONTEXT))
-        ids = dict.fromkeys(_widget_id(n.proto) for n in self.tree.values() if not n.is_block)
+        ids = dict.fromkeys(_widget_id(n.proto) for n in self.tree.values())
         rerun.widget_states.widgets.extend(self._values[w] for w in ids if w in self._values)  # every live widget
         self._values = {w: s for w, s in self._values.items() if not s.HasField("trigger_value")}
         if auto:  # a run_every timer's rerun: the browser waits for nothing
@@ -213,7 +236,10 @@ class Session:
             self._run.messages, self._run.bytes = self._run.messages + 1, self._run.bytes + len(data)
             element = msg.delta.new_element.WhichOneof("type") if delta == "new_element" else None
             self._run.bytes_by_kind[element or delta or kind or ""] += len(data)
-        if kind == "new_session":  # a script run begins: the pending action's, if sent before
+        if kind == "file_urls_response" and (wait := self._file_urls.pop(msg.file_urls_response.response_id, None)):
+            wait.set_result(msg.file_urls_response)
+        elif kind == "new_session":  # a script run begins: the pending action's, if sent before
+            self.session_id = msg.new_session.initialize.session_id or self.session_id
             self._run_id, self._started = msg.metadata.run.script_run_id, True
             if not msg.metadata.run.fragment_ids:  # a full run: the browser stops every run_every timer
                 self._stop_timers(list(self._timers))
@@ -249,7 +275,7 @@ class Session:
             old = [p for p in old if any(p[:i] in roots for i in range(1, len(p)))]
         for path in old:
             del self.tree[path]
-        live = {_widget_id(n.proto) for n in self.tree.values() if not n.is_block}
+        live = {_widget_id(n.proto) for n in self.tree.values()}
         self._values = {w: s for w, s in self._values.items() if w in live}
 
     def _stop_timers(self, fragment_ids: Any) -> None:
@@ -260,35 +286,3 @@ class Session:
         while True:  # st.fragment(run_every=...): the browser reruns the fragment on a timer
             await asyncio.sleep(auto.interval)
             await self._request("run_every", fragment_id=auto.fragment_id, auto=True)
-
-
-def digit_png(digit: str, side: int = 280, width: int = 20) -> bytes:
-    """The canvas's PNG after drawing ``STROKES[digit]``: a white round-capped line ``width`` px wide on black,
-    side x side 8-bit RGBA, anti-aliased like a browser canvas (drawn 4x larger, then shrunk)."""
-    k, white, r = 4, (255, 255, 255, 255), width * 2  # r: the pen's radius, 4x larger
-    img = Image.new("RGBA", (side * k, side * k), (0, 0, 0, 255))
-    draw = ImageDraw.Draw(img)
-    corners = [(u * side * k, v * side * k) for u, v in STROKES[digit]]  # Pillow leaves seams between tiny segments
-    draw.line(corners, fill=white, width=width * k, joint="curve")
-    for x, y in (corners[0], corners[-1]):
-        draw.ellipse((x - r, y - r, x + r, y + r), fill=white)
-    out = io.BytesIO()
-    # Fast, light compression, as Chromium encodes a canvas: near its size (~6 KB for a digit, Pillow's default ~4)
-    img.resize((side, side), Image.Resampling.BOX).save(out, format="PNG", compress_level=1)
-    return out.getvalue()
-
-
-def digit_raw(digit: str, side: int = 280, width: int = 20) -> dict[str, Any]:
-    """fabric.js's scene after the same stroke, a freehand path as its PencilBrush writes one: ``M`` at the
-    first point, ``Q`` through each point to the midpoint of the next, ``L`` at the last."""
-    corners = [(u * side, v * side) for u, v in STROKES[digit]]
-    pts = [(round(corners[0][0], 2), round(corners[0][1], 2))]
-    for (x0, y0), (x1, y1) in zip(corners, corners[1:]):  # a point every SAMPLE_PX, as a mouse drag reports it
-        n = max(1, int(math.dist((x0, y0), (x1, y1)) / SAMPLE_PX))
-        pts += [(round(x0 + (x1 - x0) * i / n, 2), round(y0 + (y1 - y0) * i / n, 2)) for i in range(1, n + 1)]
-    mids = [["Q", *p, round((p[0] + q[0]) / 2, 2), round((p[1] + q[1]) / 2, 2)] for p, q in zip(pts, pts[1:])]
-    (x0, x1), (y0, y1) = [(min(v), max(v)) for v in zip(*pts)]
-    box = {"left": (x0 + x1) / 2, "top": (y0 + y1) / 2, "width": x1 - x0, "height": y1 - y0}
-    path = [["M", *pts[0]], *mids, ["L", *pts[-1]]]
-    return {"version": FABRIC, "objects": [{**PATH_FIELDS, **box, "strokeWidth": width, "path": path}],
-            "background": "#000000"}  # fmt: skip

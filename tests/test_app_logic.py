@@ -169,6 +169,17 @@ def test_feature_maps_are_tiled_with_gaps() -> None:
     np.testing.assert_array_equal(tiled[45:, 105:], maps[31])  # the last tile, bottom right, with no gap after it
 
 
+def test_pictures_side_by_side_share_one_size_with_clear_gaps() -> None:
+    small = np.full((28, 28, 3), 200, np.uint8)  # enlarged x5, nearest neighbour
+    big = np.zeros((280, 280, 3), np.uint8)
+    big[:140, :140] = 255  # shrunk x2 with a box filter: the white quarter stays exactly white
+    row = images.side_by_side([small, big], side=140, gap=10)
+    assert row.shape == (140, 290, 4) and row.dtype == np.uint8
+    assert (row[:, :140, :3] == 200).all() and (row[:, :140, 3] == 255).all()
+    assert (row[:, 140:150, 3] == 0).all()  # the gap is transparent: the page shows through
+    assert (row[:70, 150:220, :3] == 255).all() and (row[70:, 150:, :3] == 0).all()
+
+
 def test_tiles_keep_every_pixel_and_leave_empty_cells_blank() -> None:
     one = np.arange(25, dtype=np.float32).reshape(1, 5, 5)
     np.testing.assert_array_equal(images.tile(one), one[0])  # one map: the whole map, nothing cut off

@@ -9,6 +9,7 @@ finding, not a failure.
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -16,7 +17,7 @@ import sys
 import pytest
 
 import benchmarks.run as bench
-from benchmarks import latency
+from benchmarks import capacity, latency
 from benchmarks.browser import CHROMIUM
 from benchmarks.latency import BUDGETS_MS, WHAT
 from models.checkpoint import read_manifest
@@ -113,6 +114,35 @@ def test_markdown_and_console_table(quick_run):
         for figure in results["speeds"].values():
             assert figure["what"] in text
     assert f"{results['training']['ratio_numpy_over_torch']:.2f}x" in md
+
+
+@pytest.mark.slow  # the quick benchmark run: a minute
+def test_the_classroom_figures_are_measured_and_reported(quick_run):
+    results, md, _ = quick_run
+    c = results["capacity"]
+    for figure in (c["stroke_cpu_ms"], c["first_visitor_cpu_s"], c["new_visitor_cpu_ms"], c["upload_cpu_ms"],
+                   *c["lab_cpu_ms"].values(), c["capacity"]["strokes_per_s"]):
+        assert_measured(figure)
+    assert set(c["lab_cpu_ms"]) == {"bend", "saliency", "attack"} and math.isfinite(c["session_mb"])
+    (row,) = c["load"]  # --quick: one class of 10
+    assert row["students"] == 10 and row["strokes"] == 10 * 4 and row["p50_ms"] <= row["p95_ms"]  # 4 turns each
+    assert row["wrong_or_lost"] == 0 and row["sessions_failed"] == 0  # every student got its own digit's answers
+    assert "## A classroom on one server" in md and f"| {c['stroke_cpu_ms']:,.0f} ms |" in md
+
+
+def test_the_classroom_table_sets_each_figure_beside_its_target():
+    now = {"stroke_cpu_ms": 21.4, "first_visitor_cpu_s": 0.134, "session_mb": 0.61,
+           "load": [{"students": 30, "p50_ms": 60, "p95_ms": 1234, "strokes_per_s": 9.9, "wrong_or_lost": 1,
+                     "sessions_failed": 1}]}
+    lines = capacity.table(now, {"commit": "1fce1407ab", "stroke_cpu_ms": 467.0, "first_visitor_cpu_s": 5.03})
+    assert lines[0] == "| measure | before (1fce140) | now | needed | aim |"
+    assert "| server CPU per stroke, steady state | 467 ms | 21 ms | ≤ 40 ms | ≤ 15 ms |" in lines
+    assert "| server CPU, the first visitor after start | 5.03 s | 0.13 s | ≤ 0.5 s | ≤ 0.2 s |" in lines
+    assert "| server memory per extra session | – | 0.6 MB | ≤ 10 MB | ≤ 5 MB |" in lines
+    assert ("| 30 students, a stroke every 3 s each: stroke → answers p50 / p95 | – | 60 / 1,234 ms | ≤ 1000 ms "
+            "| ≤ 500 ms |") in lines
+    assert "| 30 students: strokes answered per s (asked 10); wrong or lost | – | 9.9; 2 |  |  |" in lines
+    assert capacity.capacity_of({"stroke_cpu_ms": 25.0}) == {"strokes_per_s": 80.0, "students_one_stroke_every_3s": 240}
 
 
 @pytest.mark.slow  # the quick benchmark run: a minute

@@ -179,7 +179,7 @@ def test_probability_chart_draws_each_model_s_probability_for_each_digit() -> No
     # The draw page's ready spec: the same chart without its data, which the page passes beside it.
     ready = charts.probability_spec(("A", "B"))
     assert ready == {k: v for k, v in spec.items() if k not in ("data", "datasets")}
-    assert charts.probability_frame(probabilities).to_dict("records") == rows(spec)
+    assert charts.probability_frame(probabilities).to_pylist() == rows(spec)
 
 
 def test_confusion_chart_counts_each_cell() -> None:

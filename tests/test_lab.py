@@ -140,7 +140,9 @@ def test_robustness_reports_are_checked(tmp_path: Path) -> None:
 # --- draw page ------------------------------------------------------------------------------------------
 def test_bend_controls_change_the_answers_and_reset() -> None:
     at = sample_page()
-    assert not at.exception
+    assert not at.exception and not [s for s in at.slider if s.key in BEND_DEFAULTS]  # drawn only once opened
+    at.session_state["bend_open"] = True
+    at.run()
     assert {key: at.slider(key=key).value for key in BEND_DEFAULTS} == BEND_DEFAULTS
     clean = probabilities(at)
     assert list(clean) and "bent" not in texts(at.caption)
@@ -150,6 +152,13 @@ def test_bend_controls_change_the_answers_and_reset() -> None:
     assert any(np.abs(turned[name] - clean[name]).max() > 0.1 for name in clean)
     captions = image_captions(at)
     assert "The bent digit: what every model reads" in captions and "28 × 28 input, bent" in captions
+    at.session_state["bend_open"] = False  # closed: no sliders sent, and the digit stays bent
+    at.run()
+    assert not [s for s in at.slider if s.key in BEND_DEFAULTS] and "28 × 28 input, bent" in image_captions(at)
+    assert all(np.allclose(probabilities(at)[name], turned[name]) for name in clean)
+    at.session_state["bend_open"] = True
+    at.run()
+    assert at.slider(key="bend_angle").value == 180  # opened again where it was left
     at.button(key="bend_reset").click().run()
     assert at.slider(key="bend_angle").value == 0
     assert all(np.allclose(probabilities(at)[name], clean[name]) for name in clean)
@@ -171,9 +180,12 @@ def test_a_bent_drawing_shows_a_fourth_step(request: pytest.FixtureRequest) -> N
     fake: FakeCanvas = request.getfixturevalue("canvas")
     fake.drawing = stroke_canvas([(150, 40), (146, 140), (142, 240)], 20)
     at = page("draw_page").run()
-    assert not [c for c in image_captions(at) if c.startswith("4 · bent")]
+    assert not [c for c in image_captions(at) if "4 · bent" in c]
+    at.session_state["bend_open"] = True
+    at.run()
     at.slider(key="bend_dx").set_value(5).run()
-    assert not at.exception and "4 · bent, as set under “Bend the digit”" in image_captions(at)
+    (steps,) = [c for c in image_captions(at) if c.startswith("1 · your drawing")]  # one picture of the steps
+    assert not at.exception and steps.endswith("→  4 · bent, as set under “Bend the digit”")
     assert fake.calls[-1]["key"] == "canvas_0" and fake.calls[-1]["return_image_data"] is True
 
 
@@ -192,6 +204,9 @@ def test_saliency_maps_are_shown_for_every_model() -> None:
 
 def test_attack_is_on_demand_and_fools_the_attacked_model() -> None:
     at = sample_page()
+    assert not [t for t in at.toggle if t.key == "attack_on"]  # nothing drawn until "Attack it" opens
+    at.session_state["attack_open"] = True
+    at.run()
     assert len(at.dataframe) == 0 and not at.toggle(key="attack_on").value  # nothing computed until asked
     at.toggle(key="attack_on").set_value(True).run()
     at.selectbox(key="attack_model").set_value("digit_cnn")
@@ -220,6 +235,8 @@ def test_your_mlp_joins_the_draw_page(monkeypatch) -> None:
     assert not at.exception
     assert list(metrics(at)) == ["NumPy MLP", "PyTorch MLP", "Digit CNN", "Your MLP"]
     assert "Your MLP" in probabilities(at)
+    at.session_state["attack_open"] = True
+    at.run()
     at.toggle(key="attack_on").set_value(True).run()
     assert at.selectbox(key="attack_model").options == ["NumPy MLP", "PyTorch MLP", "Digit CNN", "Your MLP"]
     at.selectbox(key="attack_model").set_value("your_mlp").run()

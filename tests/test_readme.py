@@ -13,6 +13,7 @@ import numpy as np
 import yaml
 
 from benchmarks import readme
+from benchmarks.capacity import CLASS_SIZES
 from benchmarks.load import USERS
 from models import load_classifier
 from models.registry import models_for
@@ -66,6 +67,7 @@ def test_every_number_in_the_prose_is_checked() -> None:
     checked |= {str(clf.input_size): "a photo model's input side" for clf in photo.values()}
     checked[f"{photo['pet_mlp'].model.config.sizes[0]:,}"] = "the numbers the Pet MLP reads"
     checked[str(len(photo["pet_small_cnn"].model.config.channels))] = "the Small Pet CNN's conv blocks"
+    checked |= {str(n): "a class size in the capacity benchmark" for n in CLASS_SIZES}
     assert "8501" in (ROOT / "Dockerfile").read_text() and "8501" in (ROOT / "app.sh").read_text()
     numbers = set(re.findall(r"(?<![\w./-])\d[\d,.]*\d|(?<![\w./-])\d(?![\w])", prose()))
     unchecked = {n.rstrip(".,") for n in numbers} - set(checked)

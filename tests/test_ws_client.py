@@ -12,8 +12,10 @@ from collections.abc import Iterator
 import pytest
 
 from app.logic.feedback_view import strokes_from_canvas
+from benchmarks.app_ui import digit_png, digit_raw
+from benchmarks.load import photos_read_right
 from benchmarks.server import running_app
-from benchmarks.ws_client import Session, digit_png, digit_raw
+from benchmarks.ws_client import Session
 from models.registry import models_for
 from uploads.canvas import read_canvas
 
@@ -75,7 +77,10 @@ def test_two_sessions_at_once_get_their_own_answers(app_url: str) -> None:
 
 
 @pytest.mark.timeout(300)
-def test_widgets_and_other_pages(app_url: str) -> None:
+def test_widgets_uploads_and_other_pages(app_url: str) -> None:
+    right = dict(list(photos_read_right().items())[:2])
+    assert right, "no bundled photo that every photo model reads right"
+
     async def scenario() -> None:
         async with Session(app_url) as s:
             await s.draw(digit_png("3"), digit_raw("3"))
@@ -85,5 +90,10 @@ def test_widgets_and_other_pages(app_url: str) -> None:
             assert (await s.rerun()).status == "FINISHED_SUCCESSFULLY" and list(s.metrics()) == MODEL_NAMES
         async with Session(app_url, page="pets") as s:
             assert s.elements("heading")[0].body == "Cat or dog?" and s.elements("exception") == []
+            await s.set_widget("pet_source", "Upload a photo")
+            for path, label in right.items():  # the answers name the photo's class: the file reached the models
+                run = await s.upload("pet_upload", path.name, path.read_bytes())
+                assert run.status == "FINISHED_SUCCESSFULLY" and s.elements("exception") == []
+                assert set(s.metrics().values()) == {label}, (path.name, s.metrics())
 
     asyncio.run(scenario())

@@ -86,13 +86,21 @@ def warm_up(clf: Classifier) -> None:
     (about 100 ms for the torch models otherwise, against ~1 ms afterwards). Raises CheckpointError when
     the model answers NaN or infinity (weights or statistics that load but cannot work)."""
     if clf.class_names == DIGIT_CLASSES:
-        activations = clf.activations(np.zeros((1, 28, 28), np.uint8))
+        blank = np.zeros((1, 28, 28), np.uint8)
+        activations = clf.activations(blank)
     else:
+        blank = np.zeros((1, clf.input_size, clf.input_size, 3), np.uint8)  # the photo as the model reads it
         activations = clf.activations([np.zeros((64, 64, 3), np.uint8)])
     if not np.isfinite(activations["logits"]).all():
         raise CheckpointError(f"{clf.meta.get('checkpoint', {}).get('path', clf.name)}: the model answers NaN or "
                               "infinity on a blank input")
     activation_grids(activations)  # the pages draw every layer: its first call imports matplotlib's colour maps
+    # The pages' saliency maps and Grad-CAM: a first backward pass imports ~500 modules (torch's symbolic shapes,
+    # sympy; ~1 s), which the first visitor to open "Inside the networks" would otherwise wait for.
+    if hasattr(clf, "gradcam"):
+        clf.gradcam(blank[0], 0)
+    else:
+        clf.input_gradient(blank, np.zeros(1, np.int64))
 
 
 def shared_model(spec: ModelInfo) -> LoadedModel:

@@ -53,3 +53,18 @@ def enlarge(image: np.ndarray, min_side: int = 280, max_factor: int = 16) -> np.
 def grey_to_rgb(image: np.ndarray, min_side: int = 140) -> np.ndarray:
     """A uint8 (H, W) grey image (a digit) -> enlarged uint8 RGB, for showing the model's input pixels."""
     return enlarge(np.repeat(np.asarray(image, np.uint8)[:, :, None], 3, axis=2), min_side)
+
+
+def side_by_side(pictures: list[np.ndarray], side: int = 140, gap: int = 10) -> np.ndarray:
+    """Square uint8 RGB pictures -> one uint8 RGBA row of them, each resized to side x side (box filter to
+    shrink, nearest neighbour to enlarge, so pixel art stays crisp), with transparent gaps: one picture to
+    encode and to send instead of several, readable on light and dark pages."""
+    from PIL import Image
+
+    row = np.zeros((side, len(pictures) * (side + gap) - gap, 4), np.uint8)  # alpha 0: the gaps show the page
+    for i, picture in enumerate(pictures):
+        image = Image.fromarray(np.asarray(picture, np.uint8))
+        fit = Image.Resampling.BOX if image.width > side else Image.Resampling.NEAREST
+        row[:, i * (side + gap) : i * (side + gap) + side, :3] = np.asarray(image.resize((side, side), fit))
+        row[:, i * (side + gap) : i * (side + gap) + side, 3] = 255
+    return row
