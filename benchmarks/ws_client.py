@@ -93,6 +93,7 @@ class Session:
         self.page_script_hash = self.query_string = ""  # sent back with every rerun, as the browser does
         self.session_id = self._cookie = ""  # the server's name for this session (uploads go to it); XSRF cookie
         self._file_urls: dict[str, asyncio.Future[Any]] = {}  # upload URL requests waiting for their answer
+        self._pages: dict[str, str] = {}  # URL path -> page script hash, from the server's navigation message
         self._values: dict[str, WidgetState] = {}  # widget id -> its value in the browser
         self._run_id, self._started = "", False  # _started: see _handle
         self._run: Run | None = None  # the pending action, and its end
@@ -122,12 +123,13 @@ class Session:
         await self._ws.close()
         await self._reader
 
-    async def draw(self, png: bytes, raw: dict[str, Any] | None = None) -> dict[str, str]:
+    async def draw(self, png: bytes = b"", raw: dict[str, Any] | None = None, value: str = "") -> dict[str, str]:
         """Send the canvas's state after a stroke as the browser does on mouse-up (``png``: the whole canvas;
-        ``raw``: fabric.js's scene, default empty) and return the answers: {metric label: metric body}."""
+        ``raw``: fabric.js's scene, default empty; or ``value``, the whole state as JSON text, whatever it is)
+        and return the answers: {metric label: metric body}."""
         drawing = {"raw": raw or {"version": FABRIC, "objects": [], "background": "#000000"},
                    "data": "data:image/png;base64," + base64.b64encode(png).decode()}  # fmt: skip
-        state = WidgetState(json_value=json.dumps({"drawing": drawing}, separators=(",", ":")))
+        state = WidgetState(json_value=value or json.dumps({"drawing": drawing}, separators=(",", ":")))
         await self._set(self._widget(lambda key: key.startswith("canvas_") and key[7:].isdigit()), state, "draw")
         return self.metrics()
 
@@ -171,16 +173,25 @@ class Session:
         with urllib.request.urlopen(urllib.request.Request(full, body, headers, method="PUT"), timeout=60) as r:
             r.read()
 
+    async def go_to(self, page: str) -> Run:
+        """Follow the sidebar's link to another page (its URL path, e.g. "pets"; "" the default), same session."""
+        self.page_script_hash, self.page = self._pages[page], page
+        return await self._request(f"go to {page or 'the default page'}")
+
     async def rerun(self) -> Run:
         """Rerun the whole page, as the menu's "Rerun" does."""
         return await self._request("rerun")
+
+    async def send(self, msg: BackMsg) -> None:
+        """Send one BackMsg as it is, waiting for nothing: what a hostile client may send."""
+        await self._ws.send(msg.SerializeToString())
 
     def elements(self, kind: str) -> list[Any]:
         """The page's elements of one type ("metric", "markdown", "exception", "alert"...), in page order."""
         return [getattr(n.proto, kind) for _, n in sorted(self.tree.items())
                 if not n.is_block and n.proto.WhichOneof("type") == kind]  # fmt: skip
 
-    def metrics(self) -> dict[str, str]:
+    def metrics(self) -> dict[str, str]:  # {label: value} of the page's metrics (the models' answers)
         return {m.label: m.body for m in self.elements("metric")}
 
     def _widget(self, key_matches: Callable[[str], bool]) -> Node:
@@ -244,8 +255,9 @@ class Session:
             if not msg.metadata.run.fragment_ids:  # a full run: the browser stops every run_every timer
                 self._stop_timers(list(self._timers))
             self.page_script_hash = msg.new_session.page_script_hash
-        elif kind == "navigation":  # the page shown, named in every rerun after this
+        elif kind == "navigation":  # the page shown, named in every rerun after this; the pages, by URL path
             self.page_script_hash = msg.navigation.page_script_hash
+            self._pages = {p.url_pathname: p.page_script_hash for p in msg.navigation.app_pages}
         elif kind == "page_info_changed":
             self.query_string = msg.page_info_changed.query_string
         elif kind == "delta" and delta in ("new_element", "add_block"):

@@ -88,6 +88,11 @@ def test_widgets_uploads_and_other_pages(app_url: str) -> None:
             assert s.metrics() == {}
             assert_read_as(await s.draw(digit_png("2"), digit_raw("2")), "2")
             assert (await s.rerun()).status == "FINISHED_SUCCESSFULLY" and list(s.metrics()) == MODEL_NAMES
+        async with Session(app_url) as s:  # one session, two pages: the sidebar's link
+            assert (await s.go_to("pets")).status == "FINISHED_SUCCESSFULLY"
+            assert s.elements("heading")[0].body == "Cat or dog?" and s.metrics() != {}
+            await s.go_to("")
+            assert s.elements("heading")[0].body == "Draw a digit" and s.metrics() == {}
         async with Session(app_url, page="pets") as s:
             assert s.elements("heading")[0].body == "Cat or dog?" and s.elements("exception") == []
             await s.set_widget("pet_source", "Upload a photo")
