@@ -28,6 +28,7 @@ from models.samples import load_digit_sample
 
 CANVAS_SIDE = 280  # 10 x MNIST's 28 px: the drawing is shrunk to 20 px inside 28 x 28, as MNIST was made
 SOURCES = ("Draw", "Pick a real MNIST digit", "Upload a picture")
+CANVAS_REFUSED = "canvas_refused"  # set when the canvas's state could not be read (see _draw_input)
 ANSWERS_HEAD_START_S = 0.025  # the answers' lead over the chart below them (see _show_predictions)
 
 
@@ -49,17 +50,27 @@ def _draw_input(models: dict[str, Classifier], settings: Bend) -> DigitResult | 
         st.session_state["canvas_generation"] = 0
     width = st.slider("Pen width", 8, 40, 20, step=2, key="stroke_width",
                       help="About 20 px makes strokes as thick as MNIST's after shrinking to 28 × 28.")
-    canvas = streamlit_drawable_canvas.st_canvas(
-        stroke_width=width,
-        stroke_color="#FFFFFF",
-        background_color="#000000",
-        width=CANVAS_SIDE,
-        height=CANVAS_SIDE,
-        drawing_mode="freedraw",
-        return_image_data=True,
-        update_streamlit=True,
-        key=f"canvas_{st.session_state['canvas_generation']}",
-    )
+    if st.session_state.pop(CANVAS_REFUSED, False):
+        st.error("The drawing could not be read: what the browser sent is not a drawing. Here is a fresh canvas.",
+                 icon=":material/block:")
+    try:
+        canvas = streamlit_drawable_canvas.st_canvas(
+            stroke_width=width,
+            stroke_color="#FFFFFF",
+            background_color="#000000",
+            width=CANVAS_SIDE,
+            height=CANVAS_SIDE,
+            drawing_mode="freedraw",
+            return_image_data=True,
+            update_streamlit=True,
+            key=f"canvas_{st.session_state['canvas_generation']}",
+        )
+    except (AttributeError, TypeError, KeyError, ValueError):  # the component's state is not shaped like a drawing
+        # Only a broken or hostile client sends that, and the component would fail on it at every rerun: a new key
+        # mounts a fresh canvas, and the visitor is told once.
+        st.session_state[CANVAS_REFUSED] = True
+        _clear_canvas()
+        st.rerun()
     st.button("Clear the canvas", on_click=_clear_canvas, key="clear_canvas", icon=":material/ink_eraser:")
     st.caption("Draw one digit, big, in the middle. The arrows under the canvas undo and redo strokes.")
     # Kept for "Was this right?", which reads the strokes from it only when the visitor saves the drawing.

@@ -1,11 +1,12 @@
-"""What every page shares: models loaded once per server (``shared_model``), the feedback store (opened
-once per server and database), the visitor's own MLP from the training page, reading what visitors send (uploads
-and the drawing canvas, decoded under a budget in worker processes) and small display helpers. Pages import this,
-never each other."""
+"""What every page shares: models loaded once per server (``shared_model``), the feedback store (opened once
+per server and database; neither is in Streamlit's caches, which any visitor can clear), the visitor's own MLP
+from the training page, reading what visitors send (uploads and the drawing canvas, decoded under a budget in
+worker processes) and small display helpers. Pages import this, never each other."""
 
 from __future__ import annotations
 
 import binascii
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -67,10 +68,12 @@ def your_mlp() -> Classifier | None:
     return mine or st.session_state.get(PREVIOUS_KEY)
 
 
-@st.cache_resource(show_spinner=False)
+@functools.lru_cache(maxsize=8)
 def _open_store(url: str) -> FeedbackStore:
-    """One store per database per server. ``url`` is only the cache key (so tests and a changed
-    $PLAYGROUND_DB_URL get their own): FeedbackStore() picks the same database and creates the default folder."""
+    """One store per database per server, with every visitor's save allowance: held in a plain
+    ``functools.lru_cache``, out of reach of Streamlit's "Clear cache" (which any visitor can send). ``url`` is
+    only the cache key (so tests and a changed $PLAYGROUND_DB_URL get their own): FeedbackStore() picks the same
+    database and creates the default folder."""
     return FeedbackStore()  # connects on first use, and again on the next use after a failure
 
 
@@ -120,7 +123,7 @@ def drawing_or_error(canvas: Any, side: int) -> np.ndarray | None:
     are read (``image_bytes``): the component's ``image_data`` would decode whatever arrived, unbounded."""
     try:
         png = canvas.image_bytes
-    except (ValueError, binascii.Error):  # not a base64 data URL at all
+    except (ValueError, binascii.Error, AttributeError, TypeError):  # not a base64 data URL, or not text at all
         png = b""
     if png is None:
         return None
