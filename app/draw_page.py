@@ -117,11 +117,11 @@ def _show_predictions(result: DigitResult) -> None:
     for p in result.predictions:
         if p.is_digit:
             row.metric(p.name, str(p.digit), delta=confidence_text(p.confidence), delta_color="off",
-                          delta_arrow="off", border=True)
+                       delta_arrow="off", border=True)
         else:
             row.metric(p.name, "?", delta="not a digit", delta_color="off", delta_arrow="off", border=True,
-                          help=f"Its 'not a digit' score is {p.unknown_score:.1f}, over its threshold of "
-                          f"{p.unknown_threshold:.1f}. Its best guess would be {p.digit}.")
+                       help=f"Its 'not a digit' score is {p.unknown_score:.1f}, over its threshold of "
+                       f"{p.unknown_threshold:.1f}. Its best guess would be {p.digit}.")
     if result.refused_by:
         st.warning(result.verdict(), icon=":material/help:")
         st.caption(

@@ -72,7 +72,7 @@ def feedback_form(models: dict[str, Classifier], result: DigitResult, bent: bool
     row.button(f"Yes, it's {label_name(guess)}", key="feedback_yes", disabled=not keep, on_click=_save_feedback,
                args=(models, result, guess), icon=":material/thumb_up:")
     picked = row.selectbox("No, it's", LABELS, index=None, format_func=label_name, placeholder="No, it's…",
-                             key="feedback_label", disabled=not keep, label_visibility="collapsed")
+                           key="feedback_label", disabled=not keep, label_visibility="collapsed")
     row.button("Save", key="feedback_save", disabled=not keep or picked is None, on_click=_save_feedback,
-                args=(models, result, None))
+               args=(models, result, None))
     st.caption(KEPT if keep else "Nothing is kept unless you tick the box.")

@@ -33,8 +33,9 @@ def _stop_config_polling() -> None:
 
 
 def prepare_server() -> None:
-    """Import every page, load and warm up every model (a missing one is reported by the pages, as before),
-    start a decoding worker, then freeze everything made so far out of the collector's reach."""
+    """Import every page (app/shared.py starts a decoding worker as it is imported), load and warm up every
+    model (a missing one is reported by the pages, as before), then freeze everything made so far out of the
+    collector's reach."""
     start = time.perf_counter()
     from app import compare_page, draw_page, feedback_page, pets_page, train_page  # noqa: F401 - imported for their cost
     from app.logic.checkpoints import DIGIT_MODELS, PET_MODELS, shared_model
@@ -46,5 +47,5 @@ def prepare_server() -> None:
     _stop_config_polling()
     gc.collect()
     gc.freeze()
-    LOG.warning("server ready in %.1f s: %d of %d models loaded, %d objects frozen", time.perf_counter() - start,
+    LOG.info("server ready in %.1f s: %d of %d models loaded, %d objects frozen", time.perf_counter() - start,
                 sum(m.ok for m in loaded), len(loaded), gc.get_freeze_count())
