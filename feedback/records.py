@@ -27,8 +27,9 @@ class Drawing:
     id: int
     created_at: datetime  # UTC, set by the database
     digit: np.ndarray = field(repr=False)  # (28, 28) uint8, the image the models saw
-    # {"paths": [[[x, y], ...], ...], "width": canvas px, "height": canvas px, "pen_width": px}
-    strokes: dict[str, Any] = field(repr=False)
+    # {"paths": [[[x, y], ...], ...], "width": canvas px, "height": canvas px, "pen_width": px}; None from
+    # FeedbackStore.list(), which leaves them in the database (a listing never shows them)
+    strokes: dict[str, Any] | None = field(repr=False)
     label: int  # 0..9, or NOT_A_DIGIT
     answers: dict[str, Answer]  # model key -> answer
     client_hash: str  # salted sha256 of the visitor's session, never the session itself

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import numbers
 import os
 from collections.abc import Iterable, Mapping
@@ -22,7 +23,7 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import and_, case, delete, distinct, false, func, select, update
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import defer, selectinload
 from sqlalchemy.sql import ColumnElement
 
 from feedback.database import Database
@@ -43,6 +44,7 @@ from feedback.validation import (
 DB_URL_ENV = "PLAYGROUND_DB_URL"
 DIR_ENV = "PLAYGROUND_FEEDBACK_DIR"
 MAX_PAGE = 500  # most drawings one list() call returns
+LOG = logging.getLogger(__name__)
 
 
 class FeedbackStore:
@@ -108,13 +110,14 @@ class FeedbackStore:
             .order_by(DrawingRow.id.desc())
             .offset(offset)
             .limit(limit)
-            .options(selectinload(DrawingRow.answers))
+            .options(selectinload(DrawingRow.answers), defer(DrawingRow.strokes))
         )
-        with self._session() as session:
-            return [_to_drawing(row) for row in session.scalars(query)]
+        with self._session() as session:  # strokes are left in the database: listing never needs them
+            drawings = [_to_drawing(row, with_strokes=False) for row in session.scalars(query)]
+        return [d for d in drawings if d is not None]
 
     def get(self, drawing_id: int) -> Drawing | None:
-        """The drawing with this id, or None."""
+        """The drawing with this id, strokes included, or None (also when its row is damaged)."""
         drawing_id = _check_id(drawing_id)
         with self._session() as session:
             row = session.get(DrawingRow, drawing_id, options=[selectinload(DrawingRow.answers)])
@@ -222,15 +225,22 @@ def _image(digit: bytes) -> np.ndarray:
     return np.frombuffer(digit, dtype=np.uint8).reshape(28, 28).copy()
 
 
-def _to_drawing(row: DrawingRow) -> Drawing:
+def _to_drawing(row: DrawingRow, with_strokes: bool = True) -> Drawing | None:
+    """A row as a Drawing (its strokes parsed only ``with_strokes``), or None when the row cannot be read (a digit
+    of the wrong size, strokes that are not JSON): one damaged row must not take the gallery down for everyone."""
+    try:
+        digit = _image(row.digit)
+        strokes = json.loads(row.strokes) if with_strokes else None
+    except (ValueError, TypeError):
+        LOG.warning("drawing #%s is damaged (its image or strokes cannot be read): skipped", row.id)
+        return None
     created = row.created_at  # SQLite returns naive UTC (CURRENT_TIMESTAMP), PostgreSQL an aware time
     return Drawing(
         id=row.id,
         created_at=created.replace(tzinfo=UTC) if created.tzinfo is None else created.astimezone(UTC),
-        digit=_image(row.digit),
-        strokes=json.loads(row.strokes),
+        digit=digit,
+        strokes=strokes,
         label=row.label,
         answers={a.model_key: Answer(a.answer, a.confidence, a.checkpoint_sha256) for a in row.answers},
         client_hash=row.client_hash,
     )
-
