@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -80,3 +81,15 @@ def pet_classifier() -> Classifier:
 def photo_classifiers() -> dict[str, Classifier]:
     """Every photo model, by key, in table order."""
     return {key: load_classifier(path) for key, path in PET_CHECKPOINTS.items()}
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The app served by ``streamlit run`` on a free port, for the tests of one module (its base URL); its log
+    must show no traceback when they are done."""
+    from benchmarks.server import running_app
+
+    log = tmp_path_factory.mktemp("streamlit") / "streamlit.log"
+    with running_app(log=log) as url:
+        yield url
+    assert "Traceback" not in log.read_text(), log.read_text()[-3000:]

@@ -4,25 +4,16 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
 import pytest
 
 from benchmarks.app_ui import digit_png, digit_raw
 from benchmarks.capacity import classroom
-from benchmarks.server import running_app, server_rss_bytes
+from benchmarks.server import server_rss_bytes
 from benchmarks.ws_client import Session
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 DIGITS = "012347"
-
-
-@pytest.fixture(scope="module")
-def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    log = tmp_path_factory.mktemp("streamlit") / "streamlit.log"
-    with running_app(log=log) as url:
-        yield url
-    assert "Traceback" not in log.read_text(), log.read_text()[-3000:]
 
 
 def test_memory_stays_flat_over_300_strokes(app_url: str) -> None:

@@ -7,28 +7,18 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Iterator
 
 import pytest
 
 from app.logic.feedback_view import strokes_from_canvas
 from benchmarks.app_ui import digit_png, digit_raw
 from benchmarks.load import photos_read_right
-from benchmarks.server import running_app
 from benchmarks.ws_client import Session
 from models.registry import models_for
 from uploads.canvas import read_canvas
 
 pytestmark = pytest.mark.slow
 MODEL_NAMES = [m.name for m in models_for("digits")]  # the metrics' labels: NumPy MLP, PyTorch MLP, Digit CNN
-
-
-@pytest.fixture(scope="module")
-def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    log = tmp_path_factory.mktemp("streamlit") / "streamlit.log"
-    with running_app(log=log) as url:
-        yield url
-    assert "Traceback" not in log.read_text(), log.read_text()[-3000:]
 
 
 def assert_read_as(answers: dict[str, str], digit: str) -> None:
